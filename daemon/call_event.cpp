@@ -1,0 +1,24 @@
+#include "daemon/call_event.h"
+
+namespace probed {
+
+const char* event_type_name(EventType t) {
+    switch (t) {
+    case EventType::Entry: return "entry";
+    case EventType::Return: return "return";
+    case EventType::Dropped: return "dropped";
+    }
+    return "?";
+}
+
+const char* exit_kind_name(ExitKind k) {
+    switch (k) {
+    case ExitKind::Return: return "return";
+    case ExitKind::Exception: return "exception";
+    case ExitKind::Longjmp: return "longjmp";
+    case ExitKind::Detach: return "detach";
+    }
+    return "?";
+}
+
+} // namespace probed
