@@ -1,0 +1,17 @@
+#pragma once
+// Host glue: the x86_64 register set through ptrace. Builds only on x86_64.
+#include "arch/x86_64/x86_regs.h"
+#include "common/result.h"
+
+#include <sys/types.h>
+
+namespace probed::arch::x86 {
+
+Result<Regs> get_regs(pid_t tid);
+Result<void> set_regs(pid_t tid, const Regs& regs);
+// Cheaper than set_regs when only the PC changes (one word through POKEUSER).
+Result<void> set_pc(pid_t tid, uint64_t pc);
+// xmm0's low double, for float return values.
+Result<double> get_float_return(pid_t tid);
+
+} // namespace probed::arch::x86
