@@ -1,0 +1,70 @@
+#include "daemon/event_queue.h"
+
+#include <utility>
+
+namespace probed {
+
+EventQueue::EventQueue(size_t capacity) : capacity_(capacity) {}
+
+bool EventQueue::push(CallEvent event) {
+    {
+        std::lock_guard lock(mu_);
+        if (q_.size() >= capacity_) {
+            // Dropping the newest keeps already-queued events (and their
+            // entry/return pairing) intact; the count lets consumers report
+            // the loss per probe.
+            ++dropped_[event.probe_id];
+            ++dropped_total_;
+            return false;
+        }
+        q_.push_back(std::move(event));
+    }
+    // Notify outside the lock so the woken consumer does not block on it.
+    cv_.notify_one();
+    return true;
+}
+
+std::optional<CallEvent> EventQueue::try_pop() {
+    std::lock_guard lock(mu_);
+    if (q_.empty()) return std::nullopt;
+    CallEvent event = std::move(q_.front());
+    q_.pop_front();
+    return event;
+}
+
+std::optional<CallEvent> EventQueue::pop_for(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [this] { return !q_.empty(); })) return std::nullopt;
+    CallEvent event = std::move(q_.front());
+    q_.pop_front();
+    return event;
+}
+
+size_t EventQueue::drain(std::vector<CallEvent>& out, size_t max) {
+    std::lock_guard lock(mu_);
+    size_t n = 0;
+    while (n < max && !q_.empty()) {
+        out.push_back(std::move(q_.front()));
+        q_.pop_front();
+        ++n;
+    }
+    return n;
+}
+
+size_t EventQueue::size() const {
+    std::lock_guard lock(mu_);
+    return q_.size();
+}
+
+uint64_t EventQueue::dropped(uint64_t probe_id) const {
+    std::lock_guard lock(mu_);
+    auto it = dropped_.find(probe_id);
+    return it == dropped_.end() ? 0 : it->second;
+}
+
+uint64_t EventQueue::dropped_total() const {
+    std::lock_guard lock(mu_);
+    return dropped_total_;
+}
+
+} // namespace probed
