@@ -1,0 +1,330 @@
+// Engine lifecycle: spawning, attaching, the wait loop and bookkeeping.
+#include "daemon/engine.h"
+
+#include "arch/x86_64/x86_machine.h"
+#include "arch/x86_64/x86_ptrace.h"
+#include "arch/x86_64/x86_slot_builder.h"
+#include "daemon/symbol_resolver.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <set>
+
+namespace probed {
+
+namespace x86 = arch::x86;
+
+namespace {
+
+constexpr long kTraceOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+
+std::set<pid_t> list_tasks(pid_t pid) {
+    std::set<pid_t> tids;
+    std::string dir = "/proc/" + std::to_string(pid) + "/task";
+    DIR* d = opendir(dir.c_str());
+    if (!d) return tids;
+    while (dirent* e = readdir(d)) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        tids.insert(static_cast<pid_t>(std::atoi(e->d_name)));
+    }
+    closedir(d);
+    return tids;
+}
+
+Result<WaitStatus> wait_for(pid_t tid) {
+    int raw = 0;
+    while (waitpid(tid, &raw, __WALL) < 0) {
+        if (errno != EINTR) return Error::from_errno("waitpid " + std::to_string(tid));
+    }
+    return WaitStatus(raw);
+}
+
+} // namespace
+
+Engine::Engine(EventQueue& events) : events_(events) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    sigchld_fd_.reset(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!sigchld_fd_.valid()) spdlog::error("signalfd: {}", std::strerror(errno));
+}
+
+Engine::~Engine() { detach_all(); }
+
+ProcessState* Engine::find_process(pid_t pid) {
+    auto it = procs_.find(pid);
+    return it == procs_.end() ? nullptr : it->second.get();
+}
+
+ProcessState* Engine::owner_of(pid_t tid) {
+    auto it = tid_owner_.find(tid);
+    return it == tid_owner_.end() ? nullptr : find_process(it->second);
+}
+
+void Engine::add_thread(ProcessState& proc, pid_t tid, bool expect_initial_stop) {
+    ThreadState& t = proc.threads[tid];
+    t.tid = tid;
+    t.expect_interrupt = expect_initial_stop;
+    tid_owner_[tid] = proc.pid;
+}
+
+void Engine::remove_thread(ProcessState& proc, pid_t tid) {
+    proc.threads.erase(tid);
+    tid_owner_.erase(tid);
+    if (proc.slots) proc.slots->thread_exited(tid);
+}
+
+Result<void> Engine::init_process(ProcessState& proc) {
+    auto mem = ProcMem::open(proc.pid);
+    if (!mem) return std::move(mem).error();
+    proc.mem = std::make_unique<ProcMem>(std::move(*mem));
+    auto entry = read_entry_point(proc.pid);
+    if (!entry) return std::move(entry).error();
+    proc.entry_point = *entry;
+    proc.breakpoints = std::make_unique<BreakpointTable>(x86::breakpoint_bytes());
+    proc.slots = std::make_unique<SlotAllocator>(4096, x86::kSlotSize);
+    return {};
+}
+
+Result<pid_t> Engine::spawn(const std::vector<std::string>& argv, const SpawnOptions& opts) {
+    if (argv.empty()) return make_error(ErrorKind::InvalidArgument, "spawn: empty argv");
+    int go[2], err[2];
+    if (pipe2(go, O_CLOEXEC) != 0) return Error::from_errno("pipe");
+    if (pipe2(err, O_CLOEXEC) != 0) {
+        close(go[0]);
+        close(go[1]);
+        return Error::from_errno("pipe");
+    }
+    std::vector<char*> cargv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    std::vector<char*> cenv;
+    for (const auto& e : opts.env) cenv.push_back(const_cast<char*>(e.c_str()));
+    cenv.push_back(nullptr);
+
+    pid_t pid = fork();
+    if (pid < 0) return Error::from_errno("fork");
+    if (pid == 0) {
+        // Child: wait until the parent has seized us, so exec is reported.
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        close(go[1]);
+        close(err[0]);
+        char c;
+        while (read(go[0], &c, 1) < 0 && errno == EINTR) {}
+        int e = 0;
+        if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) e = errno;
+        if (e == 0 && !opts.stdout_path.empty()) {
+            int fd = ::open(opts.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (fd < 0 || dup2(fd, 1) < 0) e = errno;
+        }
+        if (e == 0) {
+            if (opts.env.empty()) execvp(cargv[0], cargv.data());
+            else execvpe(cargv[0], cargv.data(), cenv.data());
+            e = errno;
+        }
+        (void)!write(err[1], &e, sizeof e);
+        _exit(127);
+    }
+    close(go[0]);
+    close(err[1]);
+    UniqueFd go_w(go[1]), err_r(err[0]);
+    if (ptrace(PTRACE_SEIZE, pid, nullptr, kTraceOptions) != 0) {
+        auto e = Error::from_errno("PTRACE_SEIZE");
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        return e;
+    }
+    go_w.reset();
+    auto st = wait_for(pid);
+    if (!st) return std::move(st).error();
+    if (st->kind() != WaitStatus::Kind::EventStop || st->event() != PTRACE_EVENT_EXEC) {
+        int e = 0;
+        bool got = read(err_r.get(), &e, sizeof e) == sizeof e;
+        if (!st->exited_or_killed()) {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, __WALL);
+        }
+        return make_error(ErrorKind::NotFound, "cannot execute " + argv[0] + ": " +
+                                                   (got ? std::strerror(e) : "exec failed"));
+    }
+
+    auto proc = std::make_unique<ProcessState>();
+    proc->pid = pid;
+    proc->spawned = true;
+    ProcessState& p = *proc;
+    procs_[pid] = std::move(proc);
+    add_thread(p, pid, false);
+    p.threads[pid].run = ThreadState::Run::Stopped;
+    auto fail = [&](Error e) -> Result<pid_t> {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, __WALL);
+        tid_owner_.erase(pid);
+        procs_.erase(pid);
+        return e;
+    };
+    if (auto r = init_process(p); !r) return fail(std::move(r).error());
+
+    // Run the dynamic loader up to the entry point: then every DT_NEEDED
+    // library is mapped and resolvable, and no program code has run.
+    if (auto r = p.breakpoints->insert(*p.mem, p.entry_point); !r) return fail(std::move(r).error());
+    if (ptrace(PTRACE_CONT, pid, nullptr, nullptr) != 0) return fail(Error::from_errno("PTRACE_CONT"));
+    while (true) {
+        auto s = wait_for(pid);
+        if (!s) return fail(std::move(s).error());
+        if (s->exited_or_killed())
+            return fail(make_error(ErrorKind::ProcessGone, argv[0] + " died before main"));
+        if (s->kind() == WaitStatus::Kind::SignalStop && s->signal() == SIGTRAP) {
+            auto regs = x86::get_regs(pid);
+            if (regs && x86::breakpoint_address_from_pc(regs->rip) == p.entry_point) break;
+        }
+        int sig = s->kind() == WaitStatus::Kind::SignalStop ? s->signal() : 0;
+        ptrace(PTRACE_CONT, pid, nullptr, sig);
+    }
+    (void)p.breakpoints->remove(*p.mem, p.entry_point);
+    if (auto r = x86::set_pc(pid, p.entry_point); !r) return fail(std::move(r).error());
+    p.held_at_entry = true;
+
+    auto page = map_page_near(p, p.entry_point);
+    if (!page) return fail(std::move(page).error());
+    spdlog::info("spawned {} as pid {} (held before main)", argv[0], pid);
+    return pid;
+}
+
+Result<void> Engine::resume(pid_t pid) {
+    ProcessState* p = find_process(pid);
+    if (!p) return make_error(ErrorKind::NotFound, "pid " + std::to_string(pid) + " is not traced");
+    if (!p->held_at_entry) return {};
+    p->held_at_entry = false;
+    ThreadState& t = p->threads.at(pid);
+    resume_thread(t);
+    return {};
+}
+
+Result<void> Engine::attach(pid_t pid) {
+    if (pid <= 0) return make_error(ErrorKind::InvalidArgument, "invalid pid " + std::to_string(pid));
+    if (procs_.count(pid)) return make_error(ErrorKind::InvalidArgument,
+                                             "pid " + std::to_string(pid) + " is already traced");
+    struct stat sb;
+    std::string proc_dir = "/proc/" + std::to_string(pid);
+    if (stat(proc_dir.c_str(), &sb) != 0)
+        return make_error(ErrorKind::NotFound, "no such process " + std::to_string(pid));
+    if (tid_owner_.count(pid))
+        return make_error(ErrorKind::InvalidArgument,
+                          std::to_string(pid) + " is a thread of traced process " +
+                              std::to_string(tid_owner_[pid]));
+    // Only a thread-group leader may be attached as a process.
+    auto tasks = list_tasks(pid);
+    if (!tasks.count(pid))
+        return make_error(ErrorKind::NotFound, "no such process " + std::to_string(pid));
+
+    auto proc = std::make_unique<ProcessState>();
+    proc->pid = pid;
+    ProcessState& p = *proc;
+    procs_[pid] = std::move(proc);
+
+    auto undo = [&](Error e) -> Result<void> {
+        for (auto& [tid, t] : p.threads) ptrace(PTRACE_DETACH, tid, nullptr, nullptr);
+        for (auto& [tid, t] : p.threads) tid_owner_.erase(tid);
+        procs_.erase(pid);
+        return e;
+    };
+    // Threads created while we attach are picked up by a later pass (those
+    // made by already-seized threads arrive through PTRACE_EVENT_CLONE).
+    for (int pass = 0; pass < 100; ++pass) {
+        bool added = false;
+        for (pid_t tid : list_tasks(pid)) {
+            if (p.threads.count(tid)) continue;
+            if (ptrace(PTRACE_SEIZE, tid, nullptr, kTraceOptions) != 0) {
+                if (errno == ESRCH) continue; // exited meanwhile
+                return undo(Error::from_errno("PTRACE_SEIZE pid " + std::to_string(tid)));
+            }
+            add_thread(p, tid, false);
+            added = true;
+        }
+        if (!added) break;
+    }
+    if (p.threads.empty()) return undo(make_error(ErrorKind::ProcessGone, "process exited"));
+    if (auto r = init_process(p); !r) return undo(std::move(r).error());
+
+    auto page = map_page_near(p, p.entry_point);
+    if (!page) {
+        auto e = std::move(page).error();
+        (void)detach(pid);
+        return e;
+    }
+    spdlog::info("attached to pid {} ({} threads)", pid, p.threads.size());
+    return {};
+}
+
+void Engine::forget_process(pid_t pid, int status) {
+    auto it = procs_.find(pid);
+    if (it == procs_.end()) return;
+    ProcessState& p = *it->second;
+    for (auto& [tid, t] : p.threads) tid_owner_.erase(tid);
+    for (auto pit = probes_.begin(); pit != probes_.end();) {
+        if (pit->second.info.pid == pid) pit = probes_.erase(pit);
+        else ++pit;
+    }
+    ended_[pid] = status;
+    procs_.erase(it);
+    spdlog::info("pid {} ended (status 0x{:x})", pid, status);
+}
+
+std::optional<int> Engine::exit_status(pid_t pid) const {
+    auto it = ended_.find(pid);
+    if (it == ended_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::vector<pid_t> Engine::list_processes() const {
+    std::vector<pid_t> out;
+    for (const auto& [pid, p] : procs_) out.push_back(pid);
+    return out;
+}
+
+void Engine::detach_all() {
+    std::vector<pid_t> pids = list_processes();
+    for (pid_t pid : pids) {
+        if (auto r = detach(pid); !r) spdlog::warn("detach {}: {}", pid, r.error().message);
+    }
+}
+
+int Engine::pump(int timeout_ms) {
+    int handled = 0;
+    bool slept = false;
+    while (true) {
+        int raw = 0;
+        pid_t tid = waitpid(-1, &raw, __WALL | WNOHANG);
+        if (tid > 0) {
+            dispatch(tid, WaitStatus(raw));
+            ++handled;
+            continue;
+        }
+        if (tid < 0 && errno == EINTR) continue;
+        if (handled > 0 || slept || timeout_ms == 0) return handled;
+        if (tid < 0 && errno == ECHILD) return 0;
+        // Nothing pending: sleep until a SIGCHLD says a tracee changed state.
+        pollfd pfd{sigchld_fd_.get(), POLLIN, 0};
+        int n = poll(&pfd, 1, timeout_ms);
+        if (n > 0) {
+            signalfd_siginfo info;
+            while (read(sigchld_fd_.get(), &info, sizeof info) == sizeof info) {}
+        }
+        slept = true;
+    }
+}
+
+} // namespace probed

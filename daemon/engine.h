@@ -1,0 +1,126 @@
+#pragma once
+// The probing engine: attaches to processes, arms probes, and turns tracee
+// stops into CallEvents. Every ptrace and waitpid call for its tracees is made
+// by the thread that owns the Engine (ptrace requires the attaching thread).
+//
+// The owning thread must block SIGCHLD before creating the Engine, and so must
+// every thread of the program, since tracee stops are noticed through a
+// signalfd (block it in main() before starting threads).
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "daemon/event_queue.h"
+#include "daemon/probe.h"
+#include "daemon/tracee.h"
+#include "daemon/wait_status.h"
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace probed {
+
+struct SpawnOptions {
+    std::vector<std::string> env; // empty: inherit ours
+    std::string cwd;              // empty: inherit ours
+    std::string stdout_path;      // empty: inherit ours; else truncated and written
+};
+
+struct EngineCounters {
+    uint64_t stops = 0;       // every tracee stop handled
+    uint64_t entry_hits = 0;
+    uint64_t return_hits = 0;
+    uint64_t steps = 0;       // single-steps of stepped slots
+};
+
+class Engine {
+public:
+    explicit Engine(EventQueue& events);
+    ~Engine(); // detaches from every process still traced
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // Starts argv[0] (PATH searched) held before main, with every shared
+    // object loaded, so probes can be armed before any user code runs.
+    Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& opts = {});
+    // Lets a spawned process run.
+    Result<void> resume(pid_t pid);
+    // PTRACE_SEIZEs every thread of a running process (and, via
+    // PTRACE_O_TRACECLONE, every thread it creates later).
+    Result<void> attach(pid_t pid);
+    // Removes every breakpoint, restores every hijacked return address,
+    // unmaps our pages and lets go; the process keeps running.
+    Result<void> detach(pid_t pid);
+    void detach_all();
+
+    Result<ProbeInfo> add_probe(const ProbeSpec& spec);
+    Result<void> remove_probe(uint64_t probe_id);
+    std::vector<ProbeInfo> list_probes() const;
+    std::vector<pid_t> list_processes() const;
+    bool tracing(pid_t pid) const { return procs_.count(pid) != 0; }
+    // Raw wait status of a traced process that has ended.
+    std::optional<int> exit_status(pid_t pid) const;
+
+    // Waits up to timeout_ms (-1: forever) for tracee stops and handles every
+    // one that is pending. Returns how many stops were handled.
+    int pump(int timeout_ms);
+    const EngineCounters& counters() const { return counters_; }
+
+private:
+    friend class RemoteSyscall;
+
+    // lifecycle (engine.cpp)
+    ProcessState* find_process(pid_t pid);
+    ProcessState* owner_of(pid_t tid);
+    Result<void> init_process(ProcessState& proc);
+    void forget_process(pid_t pid, int status);
+    void add_thread(ProcessState& proc, pid_t tid, bool expect_initial_stop);
+    void remove_thread(ProcessState& proc, pid_t tid);
+
+    // stop dispatch (engine_stops.cpp)
+    void dispatch(pid_t tid, WaitStatus st);
+    void on_signal_stop(ProcessState& proc, ThreadState& t, int sig);
+    void on_event_stop(ProcessState& proc, ThreadState& t, int event);
+    void on_exec(ProcessState& proc, pid_t tid);
+    void resume_thread(ThreadState& t, int sig = 0);
+    void emit(CallEvent ev);
+
+    // hits (engine_hits.cpp)
+    void on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, arch::x86::Regs& regs);
+    void on_return_hit(ProcessState& proc, ThreadState& t, arch::x86::Regs& regs);
+    void on_step_done(ProcessState& proc, ThreadState& t);
+    void report_return(ProcessState& proc, ThreadState& t, const ShadowFrame& f,
+                       std::optional<ExitKind> exit, const arch::x86::Regs* regs, uint64_t now);
+    bool translate_fault_in_slot(ProcessState& proc, ThreadState& t, arch::x86::Regs& regs);
+
+    // probes and pages (engine_probes.cpp)
+    Result<uint64_t> map_page_near(ProcessState& proc, uint64_t near);
+    Result<uint64_t> slot_for(ProcessState& proc, const arch::x86::DecodedInsn& insn);
+    void refresh_site(ProbeSite& site);
+    void drop_site(ProcessState& proc, uint64_t address);
+    ProbeInfo info_with_counters(const ProbeRecord& rec) const;
+
+    // holding threads (engine_quiesce.cpp)
+    // Stops `tid` (if running) and returns a stop that must be dispatched
+    // once we let go of it, if the first stop was not our interrupt.
+    Result<std::optional<WaitStatus>> stop_thread(ProcessState& proc, ThreadState& t);
+    void release_thread(ProcessState& proc, pid_t tid, std::optional<WaitStatus> deferred);
+    Result<void> stop_all_threads(ProcessState& proc);
+    void move_out_of_slots(ProcessState& proc);
+    void restore_return_addresses(ProcessState& proc);
+
+    EventQueue& events_;
+    UniqueFd sigchld_fd_;
+    std::map<pid_t, std::unique_ptr<ProcessState>> procs_;
+    std::unordered_map<pid_t, pid_t> tid_owner_;
+    std::map<uint64_t, ProbeRecord> probes_;
+    std::map<pid_t, int> ended_;
+    uint64_t next_probe_id_ = 1;
+    EngineCounters counters_;
+};
+
+} // namespace probed

@@ -1,0 +1,202 @@
+// Holding threads still: for an injected syscall on one thread, and for
+// detaching, where every thread must be stopped before we undo our changes.
+#include "daemon/engine.h"
+
+#include "arch/x86_64/x86_machine.h"
+#include "arch/x86_64/x86_ptrace.h"
+#include "arch/x86_64/x86_slot_builder.h"
+#include "daemon/remote_syscall.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <set>
+
+namespace probed {
+
+namespace x86 = arch::x86;
+
+namespace {
+
+bool wait_tid(pid_t tid, int& raw) {
+    while (waitpid(tid, &raw, __WALL) < 0)
+        if (errno != EINTR) return false;
+    return true;
+}
+
+} // namespace
+
+Result<std::optional<WaitStatus>> Engine::stop_thread(ProcessState& proc, ThreadState& t) {
+    if (t.run == ThreadState::Run::Stopped) return std::optional<WaitStatus>{};
+    pid_t tid = t.tid;
+    if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0)
+        return Error::from_errno("PTRACE_INTERRUPT " + std::to_string(tid));
+    int raw = 0;
+    if (!wait_tid(tid, raw)) return Error::from_errno("waitpid");
+    WaitStatus st(raw);
+    if (st.exited_or_killed()) {
+        dispatch(tid, st);
+        return make_error(ErrorKind::ProcessGone, "thread " + std::to_string(tid) + " exited");
+    }
+    (void)proc;
+    if (st.kind() == WaitStatus::Kind::InterruptStop) {
+        t.expect_interrupt = false;
+        return std::optional<WaitStatus>{};
+    }
+    // Stopped for another reason first; our interrupt is still to come.
+    t.expect_interrupt = true;
+    return std::optional<WaitStatus>{st};
+}
+
+void Engine::release_thread(ProcessState& proc, pid_t tid, std::optional<WaitStatus> deferred) {
+    if (deferred) {
+        dispatch(tid, *deferred);
+        return;
+    }
+    auto it = proc.threads.find(tid);
+    if (it == proc.threads.end()) return;
+    if (proc.held_at_entry && tid == proc.pid) {
+        it->second.run = ThreadState::Run::Stopped;
+        return;
+    }
+    resume_thread(it->second);
+}
+
+Result<void> Engine::stop_all_threads(ProcessState& proc) {
+    pid_t pid = proc.pid;
+    std::set<pid_t> waiting;
+    for (auto& [tid, t] : proc.threads) {
+        if (t.run == ThreadState::Run::Stopped) continue;
+        if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) == 0) waiting.insert(tid);
+    }
+    while (!waiting.empty()) {
+        pid_t tid = *waiting.begin();
+        int raw = 0;
+        if (!wait_tid(tid, raw)) {
+            waiting.erase(tid);
+            if (find_process(pid)) remove_thread(proc, tid);
+            continue;
+        }
+        WaitStatus st(raw);
+        if (st.kind() == WaitStatus::Kind::InterruptStop ||
+            st.kind() == WaitStatus::Kind::GroupStop) {
+            ThreadState& t = proc.threads[tid];
+            t.run = ThreadState::Run::Stopped;
+            t.expect_interrupt = false;
+            waiting.erase(tid);
+            continue;
+        }
+        size_t before = proc.threads.size();
+        // Everything else (hits, steps, signals, clones, exits) is handled as
+        // usual; the thread is resumed and our interrupt follows.
+        dispatch(tid, st);
+        if (!find_process(pid)) return make_error(ErrorKind::ProcessGone, "process exited");
+        if (!proc.threads.count(tid)) waiting.erase(tid);
+        if (proc.threads.size() > before) {
+            for (auto& [ntid, nt] : proc.threads)
+                if (nt.expect_interrupt && nt.run != ThreadState::Run::Stopped) waiting.insert(ntid);
+        }
+    }
+    return {};
+}
+
+void Engine::move_out_of_slots(ProcessState& proc) {
+    for (auto& [tid, t] : proc.threads) {
+        auto regs = x86::get_regs(tid);
+        if (!regs) continue;
+        if (regs->rip == proc.trampoline && proc.trampoline != 0) {
+            // `ret` landed on the trampoline but its trap has not run yet.
+            regs->rip += 1;
+            on_return_hit(proc, t, *regs); // resumes; take it back
+            (void)stop_thread(proc, t);
+            t.run = ThreadState::Run::Stopped;
+            continue;
+        }
+        // A boosted slot is at most an instruction and a jump: step it out.
+        for (int i = 0; i < 8 && proc.slots->owns(regs->rip); ++i) {
+            if (ptrace(PTRACE_SINGLESTEP, tid, nullptr, nullptr) != 0) break;
+            int raw = 0;
+            if (!wait_tid(tid, raw)) break;
+            WaitStatus st(raw);
+            if (st.exited_or_killed()) break;
+            if (st.kind() == WaitStatus::Kind::SignalStop && st.signal() != SIGTRAP &&
+                t.held_signal == 0)
+                t.held_signal = st.signal();
+            regs = x86::get_regs(tid);
+            if (!regs) break;
+        }
+        if (regs && proc.slots->owns(regs->rip))
+            spdlog::error("pid {} tid {}: still inside our page at {:#x} at detach", proc.pid, tid,
+                          regs->rip);
+    }
+}
+
+void Engine::restore_return_addresses(ProcessState& proc) {
+    uint64_t now = 0;
+    {
+        timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+    }
+    for (auto& [tid, t] : proc.threads) {
+        auto frames = t.shadow.take_all();
+        for (size_t i = frames.size(); i-- > 0;) {
+            const ShadowFrame& f = frames[i];
+            auto word = proc.mem->read_word(f.entry_sp);
+            bool live = word && *word == proc.trampoline;
+            if (live) (void)proc.mem->write_word(f.entry_sp, f.return_address);
+            report_return(proc, t, f, live ? ExitKind::Detach : ExitKind::Longjmp, nullptr, now);
+        }
+    }
+}
+
+Result<void> Engine::detach(pid_t pid) {
+    ProcessState* proc = find_process(pid);
+    if (!proc) return make_error(ErrorKind::NotFound, "pid " + std::to_string(pid) + " is not traced");
+    bool was_held = proc->held_at_entry;
+    proc->held_at_entry = false;
+    if (auto r = stop_all_threads(*proc); !r) {
+        if (!find_process(pid)) return {}; // it exited: nothing left to undo
+        spdlog::warn("pid {}: stopping threads: {}", pid, r.error().message);
+    }
+    // All threads are stopped: nothing can hit a breakpoint or return
+    // through the trampoline while we undo our changes.
+    if (auto r = proc->breakpoints->remove_all(*proc->mem); !r)
+        spdlog::warn("pid {}: restoring code: {}", pid, r.error().message);
+    move_out_of_slots(*proc);
+    restore_return_addresses(*proc);
+    proc->sites.clear();
+
+    if (!proc->threads.empty() && !proc->slots->pages().empty()) {
+        ThreadState& t = proc->threads.count(pid) ? proc->threads[pid] : proc->threads.begin()->second;
+        auto scope = RemoteSyscall::begin(*proc, t);
+        if (scope) {
+            for (uint64_t page : proc->slots->pages()) {
+                auto r = scope->call(SYS_munmap, {page, 4096});
+                if (!r || *r != 0) spdlog::warn("pid {}: munmap {:#x} failed", pid, page);
+            }
+        } else {
+            spdlog::warn("pid {}: cannot unmap our pages: {}", pid, scope.error().message);
+        }
+    }
+    for (auto& [tid, t] : proc->threads) {
+        int sig = t.held_signal;
+        // A process we spawned and never resumed is let go running.
+        (void)was_held;
+        if (ptrace(PTRACE_DETACH, tid, nullptr, static_cast<long>(sig)) != 0 && errno != ESRCH)
+            spdlog::warn("tid {}: PTRACE_DETACH: {}", tid, std::strerror(errno));
+        tid_owner_.erase(tid);
+    }
+    for (auto it = probes_.begin(); it != probes_.end();) {
+        if (it->second.info.pid == pid) it = probes_.erase(it);
+        else ++it;
+    }
+    procs_.erase(pid);
+    spdlog::info("detached from pid {}", pid);
+    return {};
+}
+
+} // namespace probed

@@ -1,0 +1,273 @@
+// Arming and disarming probes: symbol resolution, instruction
+// classification, slot placement and the pages that hold the slots.
+#include "daemon/engine.h"
+
+#include "arch/x86_64/x86_machine.h"
+#include "arch/x86_64/x86_slot_builder.h"
+#include "common/remote_ptr.h"
+#include "daemon/address_space_gap.h"
+#include "daemon/proc_maps.h"
+#include "daemon/remote_syscall.h"
+#include "daemon/symbol_resolver.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <algorithm>
+
+namespace probed {
+
+namespace x86 = arch::x86;
+
+namespace {
+
+constexpr uint64_t kPageSize = 4096;
+constexpr size_t kMaxInsn = 16;
+
+// Reads up to `want` bytes of code at addr as the program sees it (our
+// breakpoints hidden), stopping at the end of the mapping.
+Result<std::vector<uint8_t>> read_code(ProcessState& proc, uint64_t addr, size_t want) {
+    auto maps = read_proc_maps(proc.pid);
+    if (!maps) return std::move(maps).error();
+    const MapEntry* m = find_mapping(*maps, addr);
+    if (!m || !m->executable())
+        return make_error(ErrorKind::InvalidArgument,
+                          hex_address(addr) + " is not in executable memory");
+    size_t n = static_cast<size_t>(std::min<uint64_t>(want, m->end - addr));
+    std::vector<uint8_t> code(n);
+    PROBED_TRY(proc.mem->read(addr, code));
+    proc.breakpoints->hide(addr, code);
+    return code;
+}
+
+// name+0xOFF must land on an instruction boundary, or the breakpoint would
+// corrupt an instruction in the middle: decode from the symbol's start.
+Result<void> check_boundary(ProcessState& proc, const ResolvedTarget& target) {
+    if (target.offset == 0 || target.symbol.empty()) return {};
+    uint64_t start = target.address - target.offset;
+    auto code = read_code(proc, start, target.offset + kMaxInsn);
+    if (!code) return std::move(code).error();
+    uint64_t pos = 0;
+    while (pos < target.offset) {
+        std::span<const uint8_t> rest(code->data() + pos, code->size() - pos);
+        auto insn = x86::decode(rest, start + pos);
+        if (!insn)
+            return make_error(ErrorKind::InvalidArgument,
+                              "cannot decode " + target.symbol + " at +" + hex_address(pos));
+        pos += insn->length;
+    }
+    if (pos != target.offset)
+        return make_error(ErrorKind::InvalidArgument,
+                          target.symbol + "+" + hex_address(target.offset) +
+                              " is inside an instruction (the one before ends at +" +
+                              hex_address(pos) + ")");
+    return {};
+}
+
+} // namespace
+
+Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
+    auto maps = read_proc_maps(proc.pid);
+    if (!maps) return std::move(maps).error();
+    auto tit = proc.threads.find(proc.pid);
+    if (tit == proc.threads.end()) tit = proc.threads.begin();
+    if (tit == proc.threads.end()) return make_error(ErrorKind::ProcessGone, "no threads left");
+    pid_t tid = tit->first;
+
+    auto deferred = stop_thread(proc, tit->second);
+    if (!deferred) return std::move(deferred).error();
+    uint64_t page = 0;
+    Error failure = make_error(ErrorKind::Internal, "no free address range near " + hex_address(near));
+    {
+        auto scope = RemoteSyscall::begin(proc, proc.threads.at(tid));
+        if (!scope) {
+            failure = std::move(scope).error();
+        } else {
+            std::vector<uint64_t> taken;
+            for (int attempt = 0; attempt < 8 && page == 0; ++attempt) {
+                auto where = find_free_range_near(*maps, near, x86::kNearDistance, kPageSize, taken);
+                if (!where) break;
+                auto r = scope->call(SYS_mmap, {*where, kPageSize, PROT_READ | PROT_EXEC,
+                                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                                                ~0ull, 0});
+                if (!r) {
+                    failure = std::move(r).error();
+                    break;
+                }
+                if (static_cast<uint64_t>(*r) == *where) page = *where;
+                else if (*r == -EEXIST) taken.push_back(*where);
+                else {
+                    failure = make_error(ErrorKind::Internal, "injected mmap returned " +
+                                                                  std::to_string(*r));
+                    break;
+                }
+            }
+        }
+        if (scope && scope->lost_status()) deferred = std::optional<WaitStatus>(*scope->lost_status());
+    }
+    release_thread(proc, tid, *deferred);
+    if (page == 0) return failure;
+
+    proc.slots->add_page(page);
+    if (proc.trampoline == 0) {
+        // The return trampoline: a breakpoint in the first slot of our first page.
+        proc.slots->reserve(page);
+        auto trap = x86::breakpoint_bytes();
+        PROBED_TRY(proc.mem->write(page, trap));
+        proc.trampoline = page;
+    }
+    spdlog::debug("pid {}: mapped slot page at {:#x} near {:#x}", proc.pid, page, near);
+    return page;
+}
+
+Result<uint64_t> Engine::slot_for(ProcessState& proc, const x86::DecodedInsn& insn) {
+    auto slot = proc.slots->allocate(insn.address, x86::kNearDistance);
+    if (!slot) {
+        auto page = map_page_near(proc, insn.address);
+        if (page) slot = proc.slots->allocate(insn.address, x86::kNearDistance);
+        else if (insn.disp_offset != 0) return std::move(page).error();
+        // Not RIP-relative: any page will do, the slot jumps back absolutely.
+        if (!slot) slot = proc.slots->allocate(insn.address, ~0ull);
+        if (!slot) return make_error(ErrorKind::Internal, "no slot available");
+    }
+    if (!x86::slot_reachable(insn, *slot)) {
+        proc.slots->release(*slot, {});
+        return make_error(ErrorKind::Unsupported,
+                          "no slot within reach of the RIP-relative operand of '" + insn.text + "'");
+    }
+    auto code = insn.strategy == arch::Strategy::Stepped ? x86::build_stepped_slot(insn, *slot)
+                                                          : x86::build_boosted_slot(insn, *slot);
+    if (!code) {
+        proc.slots->release(*slot, {});
+        return std::move(code).error();
+    }
+    if (auto w = proc.mem->write(*slot, *code); !w) {
+        proc.slots->release(*slot, {});
+        return std::move(w).error();
+    }
+    return *slot;
+}
+
+void Engine::refresh_site(ProbeSite& site) {
+    site.any_entry = site.any_return = site.float_retval = false;
+    site.max_args = 0;
+    for (uint64_t id : site.probe_ids) {
+        const ProbeInfo& info = probes_.at(id).info;
+        site.any_entry |= wants_entry_event(info.kind);
+        site.any_return |= wants_return(info.kind);
+        site.float_retval |= info.capture.float_retval;
+        site.max_args = std::max(site.max_args, info.capture.args);
+    }
+}
+
+Result<ProbeInfo> Engine::add_probe(const ProbeSpec& spec) {
+    ProcessState* proc = find_process(spec.pid);
+    if (!proc)
+        return make_error(ErrorKind::NotFound,
+                          "pid " + std::to_string(spec.pid) + " is not traced (attach first)");
+    if (spec.capture.args < 0 || spec.capture.args > x86::kMaxIntArgs)
+        return make_error(ErrorKind::InvalidArgument, "capture.args must be between 0 and 6");
+    auto target = resolve_target(spec.pid, spec.target);
+    if (!target) return std::move(target).error();
+
+    ProbeRecord rec;
+    rec.info.id = next_probe_id_;
+    rec.info.pid = spec.pid;
+    rec.info.target = spec.target;
+    rec.info.address = target->address;
+    rec.info.module = target->module;
+    rec.info.symbol = target->symbol;
+    if (!target->symbol.empty() && target->offset != 0)
+        rec.info.symbol += "+" + hex_address(target->offset);
+    rec.info.kind = spec.kind;
+    rec.info.capture = spec.capture;
+
+    auto existing = proc->sites.find(target->address);
+    if (existing == proc->sites.end()) {
+        PROBED_TRY(check_boundary(*proc, *target));
+        auto code = read_code(*proc, target->address, kMaxInsn);
+        if (!code) return std::move(code).error();
+        auto insn = x86::decode(*code, target->address);
+        if (!insn)
+            return make_error(ErrorKind::Unsupported, "cannot decode the instruction at " +
+                                                          hex_address(target->address) + ": " +
+                                                          insn.error().message);
+        if (insn->strategy == arch::Strategy::Reject)
+            return make_error(ErrorKind::Unsupported,
+                              "cannot probe " + spec.target + " at " +
+                                  hex_address(target->address) + ": '" + insn->text + "' " +
+                                  insn->reject_reason);
+        ProbeSite site;
+        site.address = target->address;
+        site.insn = *insn;
+        if (insn->strategy != arch::Strategy::Simulate) {
+            auto slot = slot_for(*proc, *insn);
+            if (!slot) return std::move(slot).error();
+            site.slot = *slot;
+        }
+        if (auto r = proc->breakpoints->insert(*proc->mem, site.address); !r) {
+            if (site.slot) proc->slots->release(site.slot, {});
+            return std::move(r).error();
+        }
+        proc->retired_sites.erase(site.address);
+        existing = proc->sites.emplace(site.address, std::move(site)).first;
+    }
+    ProbeSite& site = existing->second;
+    rec.info.strategy = site.insn.strategy;
+    rec.info.instruction = site.insn.text;
+    uint64_t id = next_probe_id_++;
+    probes_[id] = rec;
+    site.probe_ids.push_back(id);
+    refresh_site(site);
+    spdlog::info("probe {}: pid {} {} at {:#x} ({}, '{}')", id, spec.pid, spec.target,
+                 site.address, arch::strategy_name(site.insn.strategy), site.insn.text);
+    return rec.info;
+}
+
+void Engine::drop_site(ProcessState& proc, uint64_t address) {
+    auto it = proc.sites.find(address);
+    if (it == proc.sites.end()) return;
+    if (auto r = proc.breakpoints->remove(*proc.mem, address); !r)
+        spdlog::warn("pid {}: removing breakpoint at {:#x}: {}", proc.pid, address,
+                     r.error().message);
+    proc.retired_sites.insert(address);
+    if (it->second.slot) {
+        std::vector<pid_t> live;
+        for (const auto& [tid, t] : proc.threads) live.push_back(tid);
+        proc.slots->release(it->second.slot, live);
+    }
+    proc.sites.erase(it);
+}
+
+Result<void> Engine::remove_probe(uint64_t probe_id) {
+    auto it = probes_.find(probe_id);
+    if (it == probes_.end())
+        return make_error(ErrorKind::NotFound, "no probe " + std::to_string(probe_id));
+    pid_t pid = it->second.info.pid;
+    uint64_t address = it->second.info.address;
+    probes_.erase(it);
+    ProcessState* proc = find_process(pid);
+    if (!proc) return {};
+    auto sit = proc->sites.find(address);
+    if (sit == proc->sites.end()) return {};
+    auto& ids = sit->second.probe_ids;
+    ids.erase(std::remove(ids.begin(), ids.end(), probe_id), ids.end());
+    if (ids.empty()) drop_site(*proc, address);
+    else refresh_site(sit->second);
+    return {};
+}
+
+ProbeInfo Engine::info_with_counters(const ProbeRecord& rec) const {
+    ProbeInfo info = rec.info;
+    info.dropped = events_.dropped(info.id);
+    return info;
+}
+
+std::vector<ProbeInfo> Engine::list_probes() const {
+    std::vector<ProbeInfo> out;
+    for (const auto& [id, rec] : probes_) out.push_back(info_with_counters(rec));
+    return out;
+}
+
+} // namespace probed

@@ -1,0 +1,217 @@
+// Decoding what a tracee stop means and acting on it.
+#include "daemon/engine.h"
+
+#include "arch/x86_64/x86_machine.h"
+#include "arch/x86_64/x86_ptrace.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace probed {
+
+namespace x86 = arch::x86;
+
+namespace {
+
+// Thread-group id of a thread we have not seen yet (its first stop can be
+// reported before its creator's PTRACE_EVENT_CLONE).
+pid_t tgid_of(pid_t tid) {
+    std::ifstream in("/proc/" + std::to_string(tid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("Tgid:", 0) == 0) return static_cast<pid_t>(std::stol(line.substr(5)));
+    return 0;
+}
+
+bool is_synchronous_fault(int sig) {
+    return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
+}
+
+} // namespace
+
+void Engine::emit(CallEvent ev) {
+    if (!events_.push(std::move(ev))) {
+        // Counted per probe inside the queue; the subscriber sees a dropped event later.
+    }
+}
+
+void Engine::resume_thread(ThreadState& t, int sig) {
+    if (sig == 0 && t.held_signal != 0 && t.run != ThreadState::Run::Stepping) {
+        sig = t.held_signal;
+        t.held_signal = 0;
+    }
+    __ptrace_request req = t.run == ThreadState::Run::Stepping ? PTRACE_SINGLESTEP : PTRACE_CONT;
+    if (t.run != ThreadState::Run::Stepping) t.run = ThreadState::Run::Running;
+    if (ptrace(req, t.tid, nullptr, static_cast<long>(sig)) != 0 && errno != ESRCH)
+        spdlog::warn("tid {}: resume failed: {}", t.tid, std::strerror(errno));
+}
+
+void Engine::dispatch(pid_t tid, WaitStatus st) {
+    ++counters_.stops;
+    ProcessState* proc = owner_of(tid);
+    if (!proc) {
+        // A new thread whose creator's clone event we have not handled yet.
+        pid_t tgid = st.exited_or_killed() ? 0 : tgid_of(tid);
+        proc = tgid ? find_process(tgid) : nullptr;
+        if (!proc) {
+            if (!st.exited_or_killed()) {
+                spdlog::warn("stop of unknown tid {} ({}); letting it go", tid,
+                             wait_kind_name(st.kind()));
+                ptrace(PTRACE_DETACH, tid, nullptr, nullptr);
+            }
+            return;
+        }
+        add_thread(*proc, tid, true);
+    }
+    ThreadState& t = proc->threads[tid];
+    if (proc->slots->has_pending() && !st.exited_or_killed()) {
+        if (auto regs = x86::get_regs(tid)) proc->slots->observe(tid, regs->rip);
+    }
+
+    switch (st.kind()) {
+    case WaitStatus::Kind::Exited:
+    case WaitStatus::Kind::Killed:
+        remove_thread(*proc, tid);
+        if (tid == proc->pid || st.kind() == WaitStatus::Kind::Killed) {
+            if (tid == proc->pid || proc->threads.empty()) forget_process(proc->pid, st.raw());
+        }
+        return;
+    case WaitStatus::Kind::GroupStop:
+        // Job control: stay stopped until SIGCONT, but keep reporting to us.
+        t.run = ThreadState::Run::Running;
+        if (ptrace(PTRACE_LISTEN, tid, nullptr, nullptr) != 0 && errno != ESRCH)
+            spdlog::warn("tid {}: PTRACE_LISTEN: {}", tid, std::strerror(errno));
+        return;
+    case WaitStatus::Kind::InterruptStop:
+        t.expect_interrupt = false;
+        if (proc->held_at_entry && tid == proc->pid) {
+            t.run = ThreadState::Run::Stopped;
+            return;
+        }
+        resume_thread(t);
+        return;
+    case WaitStatus::Kind::EventStop:
+        on_event_stop(*proc, t, st.event());
+        return;
+    case WaitStatus::Kind::SignalStop:
+        on_signal_stop(*proc, t, st.signal());
+        return;
+    }
+}
+
+void Engine::on_event_stop(ProcessState& proc, ThreadState& t, int event) {
+    switch (event) {
+    case PTRACE_EVENT_CLONE: {
+        unsigned long msg = 0;
+        ptrace(PTRACE_GETEVENTMSG, t.tid, nullptr, &msg);
+        pid_t child = static_cast<pid_t>(msg);
+        // Its first (auto-attach) stop may already have been handled.
+        if (!proc.threads.count(child)) add_thread(proc, child, true);
+        break;
+    }
+    case PTRACE_EVENT_EXEC:
+        on_exec(proc, t.tid);
+        return;
+    default:
+        break;
+    }
+    resume_thread(t);
+}
+
+void Engine::on_exec(ProcessState& proc, pid_t tid) {
+    // The old address space is gone: our breakpoints, slots and hijacked
+    // return addresses went with it. Probes on it can no longer fire.
+    unsigned long former = 0;
+    ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &former);
+    for (auto it = proc.threads.begin(); it != proc.threads.end();) {
+        if (it->first != tid) {
+            tid_owner_.erase(it->first);
+            it = proc.threads.erase(it);
+        } else ++it;
+    }
+    if (tid != proc.pid) {
+        // A non-leader exec'd: the kernel gives it the leader's tid.
+        ThreadState t = proc.threads[tid];
+        proc.threads.erase(tid);
+        tid_owner_.erase(tid);
+        t.tid = proc.pid;
+        proc.threads[proc.pid] = t;
+        tid_owner_[proc.pid] = proc.pid;
+    }
+    ThreadState& leader = proc.threads[proc.pid];
+    leader.shadow.take_all();
+    leader.run = ThreadState::Run::Running;
+    proc.sites.clear();
+    proc.retired_sites.clear();
+    proc.trampoline = 0;
+    for (auto pit = probes_.begin(); pit != probes_.end();) {
+        if (pit->second.info.pid == proc.pid) {
+            spdlog::info("probe {} removed: pid {} called exec", pit->first, proc.pid);
+            pit = probes_.erase(pit);
+        } else ++pit;
+    }
+    if (auto r = init_process(proc); !r)
+        spdlog::warn("pid {} after exec: {}", proc.pid, r.error().message);
+    resume_thread(leader);
+}
+
+void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
+    if (t.run == ThreadState::Run::Stepping) {
+        if (sig == SIGTRAP) {
+            on_step_done(proc, t);
+            return;
+        }
+        auto regs = x86::get_regs(t.tid);
+        if (regs && is_synchronous_fault(sig) && translate_fault_in_slot(proc, t, *regs)) {
+            t.run = ThreadState::Run::Running;
+            resume_thread(t, sig);
+            return;
+        }
+        // Hold a signal that arrives mid-step; it is delivered right after.
+        if (t.held_signal == 0) t.held_signal = sig;
+        else spdlog::warn("tid {}: signal {} lost while stepping", t.tid, sig);
+        resume_thread(t);
+        return;
+    }
+
+    auto regs = x86::get_regs(t.tid);
+    if (!regs) {
+        resume_thread(t, sig);
+        return;
+    }
+    if (sig == SIGTRAP) {
+        uint64_t bp = x86::breakpoint_address_from_pc(regs->rip);
+        if (bp == proc.trampoline && proc.trampoline != 0) {
+            ++counters_.return_hits;
+            on_return_hit(proc, t, *regs);
+            return;
+        }
+        if (auto it = proc.sites.find(bp); it != proc.sites.end()) {
+            ++counters_.entry_hits;
+            on_entry_hit(proc, t, it->second, *regs);
+            return;
+        }
+        if (proc.retired_sites.count(bp) && !proc.breakpoints->contains(bp)) {
+            // Trapped on a breakpoint removed before we saw the stop: run the
+            // original instruction as if nothing happened.
+            siginfo_t si{};
+            ptrace(PTRACE_GETSIGINFO, t.tid, nullptr, &si);
+            if (si.si_code == SI_KERNEL) {
+                (void)x86::set_pc(t.tid, bp);
+                resume_thread(t);
+                return;
+            }
+        }
+    } else if (is_synchronous_fault(sig)) {
+        translate_fault_in_slot(proc, t, *regs);
+    }
+    resume_thread(t, sig);
+}
+
+} // namespace probed

@@ -1,0 +1,45 @@
+#pragma once
+// Per-thread stack of hijacked return addresses (rethook/uretprobe-style), no
+// depth limit. Frames are matched by the stack pointer at entry, never by
+// position, so frames skipped by longjmp or an exception are detected rather
+// than used to return.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace probed {
+
+struct ShadowFrame {
+    uint64_t return_address = 0; // the true one we replaced
+    uint64_t entry_sp = 0;       // where the return address lived
+    uint64_t ts_ns = 0;
+    uint64_t site = 0;           // probe site address
+    uint8_t nargs = 0;
+    std::array<uint64_t, 6> args{};
+};
+
+class ShadowStack {
+public:
+    void push(const ShadowFrame& f) { frames_.push_back(f); }
+    bool empty() const { return frames_.empty(); }
+    size_t size() const { return frames_.size(); }
+    const std::vector<ShadowFrame>& frames() const { return frames_; }
+
+    // The trampoline was reached with the return-address slot at `entry_sp`.
+    // Removes and returns the matching frame, and moves every frame above it
+    // (pushed later, never returned: longjmp/exception) to `abandoned`, oldest
+    // last. nullopt if no frame matches (stack left untouched).
+    std::optional<ShadowFrame> pop_returning(uint64_t entry_sp,
+                                             std::vector<ShadowFrame>& abandoned);
+
+    // The true return address for a trampoline found in a stack slot at `slot`.
+    std::optional<uint64_t> return_address_for(uint64_t slot) const;
+
+    std::vector<ShadowFrame> take_all();
+
+private:
+    std::vector<ShadowFrame> frames_;
+};
+
+} // namespace probed

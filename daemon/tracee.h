@@ -1,0 +1,70 @@
+#pragma once
+// Passive state the engine keeps for each traced process and thread.
+#include "arch/x86_64/x86_decoder.h"
+#include "daemon/breakpoint_table.h"
+#include "daemon/probe.h"
+#include "daemon/proc_mem.h"
+#include "daemon/shadow_stack.h"
+#include "daemon/slot_allocator.h"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+namespace probed {
+
+struct ThreadState {
+    enum class Run {
+        Running,   // resumed; a stop may arrive at any time
+        Stepping,  // single-stepping a stepped slot of `step_site`
+        Stopped,   // we hold it (group-stop listened threads count as Running)
+    };
+    pid_t tid = 0;
+    Run run = Run::Running;
+    uint64_t step_site = 0;
+    uint64_t step_slot = 0;
+    arch::x86::DecodedInsn step_insn; // kept: the site may be removed mid-step
+    int held_signal = 0;      // a signal that arrived mid-step, delivered after it
+    bool expect_interrupt = false; // a PTRACE_INTERRUPT we sent is still to be reported
+    ShadowStack shadow;
+};
+
+// One breakpoint address and everything probing it.
+struct ProbeSite {
+    uint64_t address = 0;
+    arch::x86::DecodedInsn insn;
+    uint64_t slot = 0; // 0 for simulated instructions
+    std::vector<uint64_t> probe_ids;
+    bool any_entry = false;  // cached from the probes, kept in sync on add/remove
+    bool any_return = false;
+    int max_args = 0;
+    bool float_retval = false;
+};
+
+struct ProbeRecord {
+    ProbeInfo info;
+};
+
+struct ProcessState {
+    pid_t pid = 0;
+    bool spawned = false;        // we started it (we reap it and may kill it)
+    bool held_at_entry = false;  // spawned, stopped before main until resume()
+    std::unique_ptr<ProcMem> mem;
+    std::unique_ptr<BreakpointTable> breakpoints;
+    std::unique_ptr<SlotAllocator> slots;
+    uint64_t entry_point = 0;    // AT_ENTRY: where injected syscalls run
+    uint64_t trampoline = 0;     // return trampoline (a breakpoint in our first page)
+    std::map<pid_t, ThreadState> threads;
+    std::map<uint64_t, ProbeSite> sites;
+    // Breakpoints removed while threads ran: a thread may already have
+    // trapped on one, and its stop must be rewound, not passed to the program.
+    std::set<uint64_t> retired_sites;
+    std::optional<int> exit_status; // set once the whole process is gone
+};
+
+} // namespace probed

@@ -1,0 +1,99 @@
+// The engine against real spawned targets: single thread, recursion, every
+// build variant, libc functions.
+#include "tests/integration/trace_session.h"
+
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <string>
+
+using namespace probed;
+using namespace probed::testing;
+
+namespace {
+
+ProbeSpec spec(pid_t pid, const std::string& target, ProbeKind kind = ProbeKind::Return) {
+    ProbeSpec s;
+    s.pid = pid;
+    s.target = target;
+    s.kind = kind;
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("single-thread loop: every call reported with args and return value") {
+    for (const char* variant : {"probe_target_pie_O0", "probe_target_pie_O2", "probe_target_nopie",
+                                "probe_target_static"}) {
+        CAPTURE(variant);
+        TraceSession s;
+        std::string out = temp_path("loop");
+        SpawnOptions opts;
+        opts.stdout_path = out;
+        auto pid = s.engine.spawn({target_path(variant), "loop", "500"}, opts);
+        REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+        auto probe = s.engine.add_probe(spec(*pid, "work", ProbeKind::Call));
+        REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+        REQUIRE(s.engine.resume(*pid).ok());
+        int st = s.run_until_exit(*pid);
+        REQUIRE(WIFEXITED(st));
+        CHECK(WEXITSTATUS(st) == 0);
+        CHECK(read_file(out) == run_untraced({target_path(variant), "loop", "500"}));
+
+        auto rets = s.returns_of(probe->id);
+        auto ents = s.entries_of(probe->id);
+        REQUIRE(rets.size() == 500);
+        CHECK(ents.size() == 500);
+        for (size_t i = 0; i < rets.size(); ++i) {
+            REQUIRE(rets[i].args.size() == 6);
+            CHECK(rets[i].args[0] == i);
+            CHECK(rets[i].args[1] == 1);
+            REQUIRE(rets[i].retval.has_value());
+            CHECK(*rets[i].retval == i * 3 + 1);
+            CHECK(rets[i].exit == ExitKind::Return);
+            CHECK(rets[i].function == "work");
+            CHECK(rets[i].pid == *pid);
+            CHECK(rets[i].tid == *pid);
+        }
+        unlink(out.c_str());
+    }
+}
+
+TEST_CASE("recursion 1000 deep: every return value right, innermost first") {
+    TraceSession s;
+    auto pid = s.engine.spawn({target_path("probe_target_pie_O0"), "recurse", "1000"},
+                              SpawnOptions{{}, {}, "/dev/null"});
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    auto probe = s.engine.add_probe(spec(*pid, "recurse"));
+    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    REQUIRE(s.engine.resume(*pid).ok());
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    auto rets = s.returns_of(probe->id);
+    REQUIRE(rets.size() == 1001);
+    for (size_t i = 0; i < rets.size(); ++i) {
+        uint64_t n = rets[i].args[0];
+        CHECK(n == i);
+        CHECK(*rets[i].retval == n * (n + 1) / 2);
+    }
+}
+
+TEST_CASE("libc:getpid returns the target's own pid") {
+    TraceSession s;
+    std::string out = temp_path("getpid");
+    SpawnOptions opts;
+    opts.stdout_path = out;
+    auto pid = s.engine.spawn({target_path("probe_target_pie_O2"), "getpid", "50"}, opts);
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    auto probe = s.engine.add_probe(spec(*pid, "libc:getpid"));
+    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    CHECK(probe->module.find("libc") != std::string::npos);
+    REQUIRE(s.engine.resume(*pid).ok());
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(read_file(out) == "getpid 50 same 50\n");
+    auto rets = s.returns_of(probe->id);
+    CHECK(rets.size() >= 50);
+    for (const auto& r : rets) CHECK(*r.retval == static_cast<uint64_t>(*pid));
+    unlink(out.c_str());
+}

@@ -1,0 +1,92 @@
+#include "tests/integration/trace_session.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace probed::testing {
+
+std::string target_path(const std::string& name) {
+    const char* dir = std::getenv("PROBED_TARGETS_DIR");
+    return std::string(dir ? dir : "tests/targets") + "/" + name;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string temp_path(const std::string& tag) {
+    return "/tmp/probed-test-" + std::to_string(getpid()) + "-" + tag;
+}
+
+std::string run_untraced(const std::vector<std::string>& argv) {
+    std::string out = temp_path("untraced");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        std::vector<char*> a;
+        for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+        a.push_back(nullptr);
+        execv(a[0], a.data());
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    std::string text = read_file(out);
+    unlink(out.c_str());
+    return text;
+}
+
+TraceSession::TraceSession() {
+    if (const char* level = std::getenv("PROBED_LOG")) spdlog::set_level(spdlog::level::from_str(level));
+    else spdlog::set_level(spdlog::level::warn);
+}
+
+void TraceSession::collect() { queue.drain(events, ~size_t{0}); }
+
+int TraceSession::run_until_exit(pid_t pid, std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (auto st = engine.exit_status(pid)) {
+            collect();
+            return *st;
+        }
+        engine.pump(100);
+        collect();
+    }
+    return -1;
+}
+
+void TraceSession::pump_for(std::chrono::milliseconds duration) {
+    auto deadline = std::chrono::steady_clock::now() + duration;
+    while (std::chrono::steady_clock::now() < deadline) {
+        engine.pump(10);
+        collect();
+    }
+}
+
+std::vector<CallEvent> TraceSession::returns_of(uint64_t probe_id) const {
+    std::vector<CallEvent> out;
+    for (const auto& e : events)
+        if (e.probe_id == probe_id && e.type == EventType::Return) out.push_back(e);
+    return out;
+}
+
+std::vector<CallEvent> TraceSession::entries_of(uint64_t probe_id) const {
+    std::vector<CallEvent> out;
+    for (const auto& e : events)
+        if (e.probe_id == probe_id && e.type == EventType::Entry) out.push_back(e);
+    return out;
+}
+
+} // namespace probed::testing

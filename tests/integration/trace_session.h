@@ -1,0 +1,39 @@
+#pragma once
+// Test helper: an Engine plus its event queue, driving real target programs.
+#include "daemon/engine.h"
+#include "daemon/event_queue.h"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace probed::testing {
+
+// Path of a program built in tests/targets (PROBED_TARGETS_DIR is set by meson).
+std::string target_path(const std::string& name);
+
+// Runs a command without tracing and returns its stdout.
+std::string run_untraced(const std::vector<std::string>& argv);
+std::string read_file(const std::string& path);
+std::string temp_path(const std::string& tag);
+
+struct TraceSession {
+    TraceSession(); // PROBED_LOG=debug|trace turns on engine logs
+    EventQueue queue{1u << 22};
+    Engine engine{queue};
+    std::vector<CallEvent> events;
+
+    // Pumps the engine and collects events until `pid` has ended or
+    // `timeout` passes; returns its raw wait status, -1 on timeout.
+    int run_until_exit(pid_t pid, std::chrono::seconds timeout = std::chrono::seconds(60));
+    // Pumps for `duration`, collecting events.
+    void pump_for(std::chrono::milliseconds duration);
+    void collect();
+
+    std::vector<CallEvent> returns_of(uint64_t probe_id) const;
+    std::vector<CallEvent> entries_of(uint64_t probe_id) const;
+};
+
+} // namespace probed::testing

@@ -1,0 +1,97 @@
+// A small real program for the integration tests. Its output depends only on
+// its arguments, so a traced run can be compared byte for byte with an
+// untraced one.
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline, noipa))
+
+NOINLINE long work(long a, long b) { return a * 3 + b; }
+
+NOINLINE long recurse(long n) {
+    if (n == 0) return 0;
+    long r = recurse(n - 1);
+    return n + r;
+}
+
+static volatile sig_atomic_t handler_calls;
+static void on_usr1(int sig) {
+    (void)sig;
+    if (work(7, 1) == 22) handler_calls = handler_calls + 1;
+}
+
+struct thread_arg {
+    long index;
+    long calls;
+    long bad;
+};
+
+static void* thread_main(void* p) {
+    struct thread_arg* a = p;
+    for (long i = 0; i < a->calls; ++i)
+        if (work(a->index, i) != a->index * 3 + i) a->bad++;
+    return NULL;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {}
+}
+
+int main(int argc, char** argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char* mode = argc > 1 ? argv[1] : "loop";
+    long n = argc > 2 ? atol(argv[2]) : 10;
+    if (!strcmp(mode, "loop")) {
+        long sum = 0;
+        for (long i = 0; i < n; ++i) sum += work(i, 1);
+        printf("loop %ld sum %ld\n", n, sum);
+    } else if (!strcmp(mode, "recurse")) {
+        printf("recurse %ld = %ld\n", n, recurse(n));
+    } else if (!strcmp(mode, "threads")) {
+        long nthreads = argc > 3 ? atol(argv[3]) : 8;
+        pthread_t th[64];
+        struct thread_arg args[64];
+        for (long t = 0; t < nthreads && t < 64; ++t) {
+            args[t] = (struct thread_arg){t, n, 0};
+            pthread_create(&th[t], NULL, thread_main, &args[t]);
+        }
+        long bad = 0;
+        for (long t = 0; t < nthreads && t < 64; ++t) {
+            pthread_join(th[t], NULL);
+            bad += args[t].bad;
+        }
+        printf("threads %ld x %ld bad %ld\n", nthreads, n, bad);
+    } else if (!strcmp(mode, "getpid")) {
+        long same = 0;
+        for (long i = 0; i < n; ++i) same += getpid() == (pid_t)syscall(SYS_getpid);
+        printf("getpid %ld same %ld\n", n, same);
+    } else if (!strcmp(mode, "slow")) {
+        // Runs long enough to be attached to: one call and one line per 2 ms.
+        printf("ready %d\n", getpid());
+        for (long i = 0; i < n; ++i) {
+            printf("%ld %ld\n", i, work(i, 2));
+            sleep_ms(2);
+        }
+    } else if (!strcmp(mode, "signals")) {
+        // A handler that calls the probed function, while the main loop does too.
+        signal(SIGUSR1, on_usr1);
+        printf("ready %d\n", getpid());
+        long sum = 0;
+        for (long i = 0; i < n; ++i) {
+            sum += work(i, 0);
+            sleep_ms(1);
+        }
+        printf("signals sum %ld handler_calls %d\n", sum, (int)handler_calls);
+    } else {
+        fprintf(stderr, "unknown mode %s\n", mode);
+        return 2;
+    }
+    return 0;
+}
