@@ -17,6 +17,7 @@ const char* exit_kind_name(ExitKind k) {
     case ExitKind::Exception: return "exception";
     case ExitKind::Longjmp: return "longjmp";
     case ExitKind::Detach: return "detach";
+    case ExitKind::ThreadExit: return "thread_exit";
     }
     return "?";
 }

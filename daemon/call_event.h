@@ -10,7 +10,8 @@
 namespace probed {
 
 enum class EventType { Entry, Return, Dropped };
-enum class ExitKind { Return, Exception, Longjmp, Detach };
+// ThreadExit: the thread or process ended while the call was in flight.
+enum class ExitKind { Return, Exception, Longjmp, Detach, ThreadExit };
 
 const char* event_type_name(EventType t);
 const char* exit_kind_name(ExitKind k);

@@ -1,6 +1,7 @@
 // Engine lifecycle: spawning, attaching, the wait loop and bookkeeping.
 #include "daemon/engine.h"
 
+#include "common/monotonic_clock.h"
 #include "arch/x86_64/x86_machine.h"
 #include "arch/x86_64/x86_ptrace.h"
 #include "arch/x86_64/x86_slot_builder.h"
@@ -26,7 +27,8 @@ namespace x86 = arch::x86;
 
 namespace {
 
-constexpr long kTraceOptions = PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+constexpr long kTraceOptions =
+    PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
 
 std::set<pid_t> list_tasks(pid_t pid) {
     std::set<pid_t> tids;
@@ -80,6 +82,12 @@ void Engine::add_thread(ProcessState& proc, pid_t tid, bool expect_initial_stop)
 }
 
 void Engine::remove_thread(ProcessState& proc, pid_t tid) {
+    if (auto it = proc.threads.find(tid); it != proc.threads.end() && !it->second.shadow.empty()) {
+        uint64_t now = monotonic_ns();
+        auto frames = it->second.shadow.take_all();
+        for (size_t i = frames.size(); i-- > 0;)
+            report_return(proc, it->second, frames[i], ExitKind::ThreadExit, nullptr, now);
+    }
     proc.threads.erase(tid);
     tid_owner_.erase(tid);
     if (proc.slots) proc.slots->thread_exited(tid);

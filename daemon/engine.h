@@ -104,12 +104,17 @@ private:
     void drop_site(ProcessState& proc, uint64_t address);
     ProbeInfo info_with_counters(const ProbeRecord& rec) const;
 
-    // holding threads (engine_quiesce.cpp)
+    // fork children (engine_fork.cpp)
+    void on_fork(ProcessState& proc, ThreadState& parent, pid_t child, bool vfork);
+    void scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid_t child);
+
+    // holding threads (engine_detach.cpp)
     // Stops `tid` (if running) and returns a stop that must be dispatched
     // once we let go of it, if the first stop was not our interrupt.
     Result<std::optional<WaitStatus>> stop_thread(ProcessState& proc, ThreadState& t);
     void release_thread(ProcessState& proc, pid_t tid, std::optional<WaitStatus> deferred);
     Result<void> stop_all_threads(ProcessState& proc);
+    bool interrupted_on_our_trap(ProcessState& proc, pid_t tid);
     void move_out_of_slots(ProcessState& proc);
     void restore_return_addresses(ProcessState& proc);
 
@@ -119,6 +124,8 @@ private:
     std::unordered_map<pid_t, pid_t> tid_owner_;
     std::map<uint64_t, ProbeRecord> probes_;
     std::map<pid_t, int> ended_;
+    // Fork children whose first stop arrived before their parent's fork event.
+    std::map<pid_t, WaitStatus> early_child_stops_;
     uint64_t next_probe_id_ = 1;
     EngineCounters counters_;
 };

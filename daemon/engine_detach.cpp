@@ -2,6 +2,7 @@
 // detaching, where every thread must be stopped before we undo our changes.
 #include "daemon/engine.h"
 
+#include "common/monotonic_clock.h"
 #include "arch/x86_64/x86_machine.h"
 #include "arch/x86_64/x86_ptrace.h"
 #include "arch/x86_64/x86_slot_builder.h"
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 
 #include <csignal>
+#include <fstream>
 #include <set>
 
 namespace probed {
@@ -27,7 +29,31 @@ bool wait_tid(pid_t tid, int& raw) {
     return true;
 }
 
+// Whether SIGTRAP is queued for this thread but not yet delivered.
+bool sigtrap_pending(pid_t tid) {
+    std::ifstream in("/proc/" + std::to_string(tid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("SigPnd:", 0) != 0) continue;
+        uint64_t mask = std::stoull(line.substr(7), nullptr, 16);
+        return mask & (1ull << (SIGTRAP - 1));
+    }
+    return false;
+}
+
 } // namespace
+
+// A thread that executed one of our traps just as PTRACE_INTERRUPT arrived
+// reports the interrupt first (the kernel handles job-control traps before
+// dequeuing signals) while the trap's SIGTRAP waits in its queue. Letting go
+// of it then would deliver SIGTRAP to the program.
+bool Engine::interrupted_on_our_trap(ProcessState& proc, pid_t tid) {
+    auto regs = x86::get_regs(tid);
+    if (!regs) return false;
+    uint64_t bp = x86::breakpoint_address_from_pc(regs->rip);
+    bool ours = (bp == proc.trampoline && bp != 0) || proc.sites.count(bp);
+    return ours && sigtrap_pending(tid);
+}
 
 Result<std::optional<WaitStatus>> Engine::stop_thread(ProcessState& proc, ThreadState& t) {
     if (t.run == ThreadState::Run::Stopped) return std::optional<WaitStatus>{};
@@ -41,10 +67,18 @@ Result<std::optional<WaitStatus>> Engine::stop_thread(ProcessState& proc, Thread
         dispatch(tid, st);
         return make_error(ErrorKind::ProcessGone, "thread " + std::to_string(tid) + " exited");
     }
-    (void)proc;
     if (st.kind() == WaitStatus::Kind::InterruptStop) {
         t.expect_interrupt = false;
-        return std::optional<WaitStatus>{};
+        if (!interrupted_on_our_trap(proc, tid)) return std::optional<WaitStatus>{};
+        // Take the pending trap as the stop to handle afterwards.
+        ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+        if (!wait_tid(tid, raw)) return Error::from_errno("waitpid");
+        st = WaitStatus(raw);
+        if (st.exited_or_killed()) {
+            dispatch(tid, st);
+            return make_error(ErrorKind::ProcessGone, "thread " + std::to_string(tid) + " exited");
+        }
+        return std::optional<WaitStatus>{st};
     }
     // Stopped for another reason first; our interrupt is still to come.
     t.expect_interrupt = true;
@@ -67,7 +101,7 @@ void Engine::release_thread(ProcessState& proc, pid_t tid, std::optional<WaitSta
 
 Result<void> Engine::stop_all_threads(ProcessState& proc) {
     pid_t pid = proc.pid;
-    std::set<pid_t> waiting;
+    std::set<pid_t> waiting, reinterrupt;
     for (auto& [tid, t] : proc.threads) {
         if (t.run == ThreadState::Run::Stopped) continue;
         if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) == 0) waiting.insert(tid);
@@ -81,6 +115,12 @@ Result<void> Engine::stop_all_threads(ProcessState& proc) {
             continue;
         }
         WaitStatus st(raw);
+        if (st.kind() == WaitStatus::Kind::InterruptStop && interrupted_on_our_trap(proc, tid)) {
+            // Let the pending trap be reported and handled, then interrupt again.
+            ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+            reinterrupt.insert(tid);
+            continue;
+        }
         if (st.kind() == WaitStatus::Kind::InterruptStop ||
             st.kind() == WaitStatus::Kind::GroupStop) {
             ThreadState& t = proc.threads[tid];
@@ -95,6 +135,7 @@ Result<void> Engine::stop_all_threads(ProcessState& proc) {
         dispatch(tid, st);
         if (!find_process(pid)) return make_error(ErrorKind::ProcessGone, "process exited");
         if (!proc.threads.count(tid)) waiting.erase(tid);
+        else if (reinterrupt.erase(tid)) ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
         if (proc.threads.size() > before) {
             for (auto& [ntid, nt] : proc.threads)
                 if (nt.expect_interrupt && nt.run != ThreadState::Run::Stopped) waiting.insert(ntid);
@@ -135,14 +176,10 @@ void Engine::move_out_of_slots(ProcessState& proc) {
 }
 
 void Engine::restore_return_addresses(ProcessState& proc) {
-    uint64_t now = 0;
-    {
-        timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        now = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-    }
+    uint64_t now = monotonic_ns();
     for (auto& [tid, t] : proc.threads) {
         auto frames = t.shadow.take_all();
+        spdlog::debug("tid {}: restoring {} hijacked return addresses", tid, frames.size());
         for (size_t i = frames.size(); i-- > 0;) {
             const ShadowFrame& f = frames[i];
             auto word = proc.mem->read_word(f.entry_sp);

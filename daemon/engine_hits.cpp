@@ -3,6 +3,7 @@
 // does one GETREGS, the memory I/O it must, and sets only what changed.
 #include "daemon/engine.h"
 
+#include "common/monotonic_clock.h"
 #include "arch/x86_64/x86_machine.h"
 #include "arch/x86_64/x86_ptrace.h"
 #include "arch/x86_64/x86_simulator.h"
@@ -21,11 +22,9 @@ namespace x86 = arch::x86;
 
 namespace {
 
-uint64_t now_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
+// How far a longjmp can unwind: a thread's stack is at most this big (8 MiB
+// by default), while a sigaltstack normally lives much further away.
+constexpr uint64_t kStackSpan = 16ull << 20;
 
 // Up to two 8-byte stores; adjacent ones (push + hijack) go out as one write.
 struct PendingWrites {
@@ -69,7 +68,7 @@ bool only_pc_differs(const x86::Regs& a, const x86::Regs& b) {
 
 void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x86::Regs& regs) {
     const x86::Regs trapped = regs;
-    uint64_t ts = now_ns();
+    uint64_t ts = monotonic_ns();
     regs.rip = site.address;
 
     ShadowFrame frame;
@@ -90,6 +89,11 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
     }
 
     PendingWrites writes;
+    if (!t.shadow.empty()) {
+        std::vector<ShadowFrame> dead;
+        t.shadow.pop_dead(x86::return_address_slot(regs), kStackSpan, dead);
+        for (const auto& f : dead) report_return(proc, t, f, ExitKind::Longjmp, nullptr, ts);
+    }
     if (site.any_return) {
         uint64_t slot = x86::return_address_slot(regs);
         auto ret = proc.mem->read_word(slot);
@@ -97,6 +101,8 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
             frame.return_address = *ret;
             frame.entry_sp = slot;
             t.shadow.push(frame);
+            SPDLOG_TRACE("tid {}: hijacked return to {:#x} at {:#x}, depth {}", t.tid,
+                         frame.return_address, slot, t.shadow.size());
             writes.add({slot, proc.trampoline});
         } else {
             spdlog::warn("tid {}: cannot read return address at {:#x}: {}", t.tid, slot,
@@ -163,7 +169,7 @@ void Engine::report_return(ProcessState& proc, ThreadState& t, const ShadowFrame
 }
 
 void Engine::on_return_hit(ProcessState& proc, ThreadState& t, x86::Regs& regs) {
-    uint64_t now = now_ns();
+    uint64_t now = monotonic_ns();
     uint64_t entry_sp = x86::entry_sp_from_return_sp(regs.rsp);
     std::vector<ShadowFrame> abandoned;
     auto frame = t.shadow.pop_returning(entry_sp, abandoned);

@@ -54,10 +54,16 @@ void Engine::resume_thread(ThreadState& t, int sig) {
 
 void Engine::dispatch(pid_t tid, WaitStatus st) {
     ++counters_.stops;
+    SPDLOG_TRACE("tid {}: {} sig {} event {}", tid, wait_kind_name(st.kind()), st.signal(), st.event());
     ProcessState* proc = owner_of(tid);
     if (!proc) {
         // A new thread whose creator's clone event we have not handled yet.
         pid_t tgid = st.exited_or_killed() ? 0 : tgid_of(tid);
+        if (tgid == tid) {
+            // A new process: a fork child whose parent's event comes next.
+            early_child_stops_.emplace(tid, st);
+            return;
+        }
         proc = tgid ? find_process(tgid) : nullptr;
         if (!proc) {
             if (!st.exited_or_killed()) {
@@ -115,7 +121,21 @@ void Engine::on_event_stop(ProcessState& proc, ThreadState& t, int event) {
         if (!proc.threads.count(child)) add_thread(proc, child, true);
         break;
     }
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK: {
+        unsigned long msg = 0;
+        ptrace(PTRACE_GETEVENTMSG, t.tid, nullptr, &msg);
+        on_fork(proc, t, static_cast<pid_t>(msg), event == PTRACE_EVENT_VFORK);
+        break;
+    }
     case PTRACE_EVENT_EXEC:
+        if (t.vfork_child) {
+            // Its own address space now: nothing of ours in it.
+            pid_t tid = t.tid;
+            remove_thread(proc, tid);
+            ptrace(PTRACE_DETACH, tid, nullptr, nullptr);
+            return;
+        }
         on_exec(proc, t.tid);
         return;
     default:

@@ -16,6 +16,13 @@ std::optional<ShadowFrame> ShadowStack::pop_returning(uint64_t entry_sp,
     return std::nullopt;
 }
 
+void ShadowStack::pop_dead(uint64_t sp, uint64_t span, std::vector<ShadowFrame>& dead) {
+    while (!frames_.empty() && frames_.back().entry_sp <= sp && sp - frames_.back().entry_sp < span) {
+        dead.push_back(frames_.back());
+        frames_.pop_back();
+    }
+}
+
 std::optional<uint64_t> ShadowStack::return_address_for(uint64_t slot) const {
     for (size_t i = frames_.size(); i-- > 0;)
         if (frames_[i].entry_sp == slot) return frames_[i].return_address;

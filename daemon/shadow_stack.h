@@ -33,6 +33,13 @@ public:
     std::optional<ShadowFrame> pop_returning(uint64_t entry_sp,
                                              std::vector<ShadowFrame>& abandoned);
 
+    // A new call is entering with its return address at `sp`: frames whose
+    // return-address slot is at or below it have been unwound past (longjmp,
+    // exception) and can never return. Moves them to `dead`, newest first.
+    // Only frames within `span` bytes of sp count, so a handler running on a
+    // sigaltstack above the thread's stack does not kill the frames below.
+    void pop_dead(uint64_t sp, uint64_t span, std::vector<ShadowFrame>& dead);
+
     // The true return address for a trampoline found in a stack slot at `slot`.
     std::optional<uint64_t> return_address_for(uint64_t slot) const;
 

@@ -31,6 +31,9 @@ struct ThreadState {
     arch::x86::DecodedInsn step_insn; // kept: the site may be removed mid-step
     int held_signal = 0;      // a signal that arrived mid-step, delivered after it
     bool expect_interrupt = false; // a PTRACE_INTERRUPT we sent is still to be reported
+    // A vfork child: it runs in its parent's memory (and so among our
+    // breakpoints) until it execs or exits, so we trace it like a thread.
+    bool vfork_child = false;
     ShadowStack shadow;
 };
 

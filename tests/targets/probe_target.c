@@ -2,6 +2,8 @@
 // its arguments, so a traced run can be compared byte for byte with an
 // untraced one.
 #include <pthread.h>
+#include <setjmp.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,25 @@ NOINLINE long recurse(long n) {
     if (n == 0) return 0;
     long r = recurse(n - 1);
     return n + r;
+}
+
+static jmp_buf jump_back;
+
+// Returns normally for even n, longjmps out of two probed frames for odd n.
+NOINLINE long deep(long n) {
+    if (n % 2) longjmp(jump_back, 1);
+    return n * 10;
+}
+
+NOINLINE long jumper(long n) { return deep(n) + 1; }
+
+NOINLINE double halve(long n) { return (double)n / 2.0; }
+
+// Sleeps inside a probed function, so a detach finds calls in flight.
+NOINLINE long napper(long n) {
+    struct timespec ts = {0, 20 * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {}
+    return n * 2;
 }
 
 static volatile sig_atomic_t handler_calls;
@@ -89,6 +110,34 @@ int main(int argc, char** argv) {
             sleep_ms(1);
         }
         printf("signals sum %ld handler_calls %d\n", sum, (int)handler_calls);
+    } else if (!strcmp(mode, "longjmp")) {
+        volatile long sum = 0;
+        for (volatile long i = 0; i < n; ++i) {
+            if (setjmp(jump_back) == 0) sum += jumper(i);
+            else sum += 1000;
+        }
+        printf("longjmp %ld sum %ld\n", n, (long)sum);
+    } else if (!strcmp(mode, "float")) {
+        double sum = 0;
+        for (long i = 0; i < n; ++i) sum += halve(i);
+        printf("float %ld sum %.1f\n", n, sum);
+    } else if (!strcmp(mode, "nap")) {
+        printf("ready %d\n", getpid());
+        long sum = 0;
+        for (long i = 0; i < n; ++i) sum += napper(i);
+        printf("nap %ld sum %ld\n", n, sum);
+    } else if (!strcmp(mode, "fork")) {
+        // Children (fork and vfork) call the probed function and exit with its result.
+        volatile long ok = 0;
+        for (volatile long i = 0; i < n; ++i) {
+            pid_t child = (i % 2) ? vfork() : fork();
+            if (child == 0) _exit((int)(work(i, 1) & 0x7f));
+            int st = 0;
+            waitpid(child, &st, 0);
+            if (WIFEXITED(st) && WEXITSTATUS(st) == ((i * 3 + 1) & 0x7f)) ok++;
+            work(i, 0);
+        }
+        printf("fork %ld ok %ld\n", n, (long)ok);
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;

@@ -1,0 +1,244 @@
+// Calls that do not end in a plain return (longjmp, thread exit, detach),
+// float return values, fork/vfork children, and probes removed while the
+// program runs.
+#include "tests/integration/trace_session.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <thread>
+
+using namespace probed;
+using namespace probed::testing;
+
+namespace {
+
+ProbeSpec spec_for(pid_t pid, const std::string& target, ProbeKind kind = ProbeKind::Return) {
+    ProbeSpec s;
+    s.pid = pid;
+    s.target = target;
+    s.kind = kind;
+    return s;
+}
+
+pid_t start_untraced(const std::vector<std::string>& argv, const std::string& out) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        std::vector<char*> a;
+        for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+        a.push_back(nullptr);
+        execv(a[0], a.data());
+        _exit(127);
+    }
+    for (int i = 0; i < 500 && read_file(out).find("ready") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return pid;
+}
+
+} // namespace
+
+TEST_CASE("longjmp out of probed frames: reported as longjmp, never used to return") {
+    TraceSession s;
+    std::string out = temp_path("longjmp");
+    SpawnOptions opts;
+    opts.stdout_path = out;
+    const std::string exe = target_path("probe_target_pie_O2");
+    auto pid = s.engine.spawn({exe, "longjmp", "10"}, opts);
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    auto jumper = s.engine.add_probe(spec_for(*pid, "jumper"));
+    auto deep = s.engine.add_probe(spec_for(*pid, "deep"));
+    REQUIRE(jumper.ok());
+    REQUIRE(deep.ok());
+    REQUIRE(s.engine.resume(*pid).ok());
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(read_file(out) == run_untraced({exe, "longjmp", "10"}));
+
+    for (uint64_t id : {jumper->id, deep->id}) {
+        auto rets = s.returns_of(id);
+        REQUIRE(rets.size() == 10);
+        std::map<uint64_t, CallEvent> by_arg;
+        for (const auto& r : rets) by_arg[r.args[0]] = r;
+        REQUIRE(by_arg.size() == 10);
+        for (uint64_t i = 0; i < 10; ++i) {
+            CAPTURE(i);
+            const CallEvent& e = by_arg[i];
+            if (i % 2 == 0) {
+                CHECK(e.exit == ExitKind::Return);
+                CHECK(*e.retval == (id == jumper->id ? i * 10 + 1 : i * 10));
+            } else {
+                // The last one is still pending when the program exits.
+                CHECK(e.exit == (i == 9 ? ExitKind::ThreadExit : ExitKind::Longjmp));
+                CHECK_FALSE(e.retval.has_value());
+            }
+        }
+    }
+    unlink(out.c_str());
+}
+
+TEST_CASE("float return values through xmm0") {
+    TraceSession s;
+    auto pid = s.engine.spawn({target_path("probe_target_pie_O2"), "float", "20"},
+                              SpawnOptions{{}, {}, "/dev/null"});
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    ProbeSpec spec = spec_for(*pid, "halve");
+    spec.capture.float_retval = true;
+    auto probe = s.engine.add_probe(spec);
+    REQUIRE(probe.ok());
+    REQUIRE(s.engine.resume(*pid).ok());
+    REQUIRE(WIFEXITED(s.run_until_exit(*pid)));
+    auto rets = s.returns_of(probe->id);
+    REQUIRE(rets.size() == 20);
+    for (const auto& r : rets) {
+        REQUIRE(r.float_retval.has_value());
+        CHECK(*r.float_retval == doctest::Approx(static_cast<double>(r.args[0]) / 2.0));
+    }
+}
+
+TEST_CASE("fork children are scrubbed and released; vfork children are traced until they exit") {
+    TraceSession s;
+    std::string out = temp_path("fork");
+    SpawnOptions opts;
+    opts.stdout_path = out;
+    auto pid = s.engine.spawn({target_path("probe_target_pie_O0"), "fork", "20"}, opts);
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    auto probe = s.engine.add_probe(spec_for(*pid, "work"));
+    REQUIRE(probe.ok());
+    REQUIRE(s.engine.resume(*pid).ok());
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    // Every child, fork or vfork, ran the probed function and exited right.
+    CHECK(read_file(out) == "fork 20 ok 20\n");
+    uint64_t parent_calls = 0, vfork_calls = 0;
+    for (const auto& r : s.returns_of(probe->id)) {
+        CHECK(*r.retval == r.args[0] * 3 + r.args[1]);
+        if (r.tid == *pid) ++parent_calls;
+        else if (r.args[0] % 2 == 1) ++vfork_calls;
+        else FAIL("an event from a fork child, which should have been released");
+    }
+    CHECK(parent_calls == 20);
+    CHECK(vfork_calls == 10);
+    unlink(out.c_str());
+}
+
+TEST_CASE("detach with calls in flight restores their return addresses") {
+    const std::string exe = target_path("probe_target_pie_O2");
+    std::string out = temp_path("nap");
+    pid_t pid = start_untraced({exe, "nap", "30"}, out);
+    {
+        TraceSession s;
+        REQUIRE(s.engine.attach(pid).ok());
+        auto probe = s.engine.add_probe(spec_for(pid, "napper"));
+        REQUIRE(probe.ok());
+        s.pump_for(std::chrono::milliseconds(150));
+        REQUIRE(s.engine.detach(pid).ok());
+        s.collect();
+        auto rets = s.returns_of(probe->id);
+        REQUIRE(rets.size() >= 2);
+        // napper sleeps 20 ms per call: one is almost surely in flight.
+        // The last call is in flight unless detach caught the thread between two calls.
+        if (rets.back().exit != ExitKind::Return) CHECK(rets.back().exit == ExitKind::Detach);
+        for (const auto& r : rets)
+            if (r.exit == ExitKind::Return) CHECK(*r.retval == r.args[0] * 2);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    std::string text = read_file(out);
+    CHECK(text.substr(text.find('\n') + 1) == "nap 30 sum 870\n");
+    unlink(out.c_str());
+}
+
+TEST_CASE("probes removed and re-added while the program runs") {
+    const std::string exe = target_path("probe_target_pie_O2");
+    std::string expected = run_untraced({exe, "slow", "300"});
+    std::string out = temp_path("readd");
+    pid_t pid = start_untraced({exe, "slow", "300"}, out);
+    {
+        TraceSession s;
+        REQUIRE(s.engine.attach(pid).ok());
+        for (int round = 0; round < 5; ++round) {
+            auto a = s.engine.add_probe(spec_for(pid, "work"));
+            auto b = s.engine.add_probe(spec_for(pid, "work", ProbeKind::Entry));
+            REQUIRE(a.ok());
+            REQUIRE(b.ok());
+            CHECK(a->address == b->address);
+            s.pump_for(std::chrono::milliseconds(30));
+            REQUIRE(s.engine.remove_probe(a->id).ok());
+            CHECK(s.engine.remove_probe(a->id).error().kind == ErrorKind::NotFound);
+            s.pump_for(std::chrono::milliseconds(10));
+            REQUIRE(s.engine.remove_probe(b->id).ok());
+            s.pump_for(std::chrono::milliseconds(10));
+            size_t seen = s.events.size();
+            s.pump_for(std::chrono::milliseconds(20));
+            CHECK(s.events.size() == seen); // nothing fires once removed
+            CHECK(s.returns_of(a->id).size() > 3);
+            CHECK(s.entries_of(b->id).size() > 3);
+        }
+        CHECK(s.engine.list_probes().empty());
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    REQUIRE(WIFEXITED(st));
+    std::string text = read_file(out);
+    CHECK(text.substr(text.find('\n') + 1) == expected.substr(expected.find('\n') + 1));
+    unlink(out.c_str());
+}
+
+TEST_CASE("attach and detach 30 times while the target calls the probed function non-stop") {
+    // Detach can catch a thread the instant it executes our trap; the
+    // program must never see that trap.
+    const std::string exe = target_path("probe_target_pie_O2");
+    const uint64_t n = 400000000;
+    std::string out = temp_path("busy");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        execl(exe.c_str(), exe.c_str(), "loop", std::to_string(n).c_str(), nullptr);
+        _exit(127);
+    }
+    // Wait for the exec to have happened.
+    std::string exe_link = "/proc/" + std::to_string(pid) + "/exe";
+    for (int i = 0; i < 500; ++i) {
+        char buf[4096] = {};
+        if (readlink(exe_link.c_str(), buf, sizeof buf - 1) > 0 &&
+            std::string(buf).find("probe_target") != std::string::npos)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    int rounds = 0;
+    uint64_t calls = 0;
+    for (; rounds < 30; ++rounds) {
+        TraceSession s;
+        auto attached = s.engine.attach(pid);
+        if (!attached.ok()) {
+            MESSAGE("attach stopped after ", rounds, " rounds: ", attached.error().message);
+            break; // finished already
+        }
+        auto probe = s.engine.add_probe(spec_for(pid, "work", ProbeKind::Call));
+        REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+        s.pump_for(std::chrono::milliseconds(5 + rounds % 7));
+        REQUIRE(s.engine.detach(pid).ok());
+        s.collect();
+        for (const auto& r : s.returns_of(probe->id))
+            if (r.exit == ExitKind::Return) CHECK(*r.retval == r.args[0] * 3 + 1);
+        calls += s.returns_of(probe->id).size();
+    }
+    CHECK(rounds > 10);
+    CHECK(calls > 100);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(read_file(out) == "loop " + std::to_string(n) + " sum " +
+                                std::to_string(3 * n * (n - 1) / 2 + n) + "\n");
+    unlink(out.c_str());
+}
