@@ -304,7 +304,8 @@ TracedRun run_traced(const std::string& target, const char* fn, uint64_t n, int 
             kill(*pid, SIGKILL);
             return run;
         }
-        engine.pump(100);
+        // pump(-1) blocks in waitpid: the mode a daemon uses on its hot path.
+        engine.pump(-1);
         drain();
     }
     drain();

@@ -2,6 +2,7 @@
 
 #include "common/unique_fd.h"
 
+#include <cstdlib>
 #include <elf.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -14,7 +15,26 @@
 namespace probed {
 namespace {
 
-constexpr const char* kDebugRoot = "/usr/lib/debug/.build-id/";
+constexpr const char* kDebugRoot = "/usr/lib/debug";
+
+// Where separate debuginfo is looked for: $PROBED_DEBUGINFO_PATH (colon
+// separated directories, each holding a .build-id/ tree, searched first),
+// then the system's /usr/lib/debug.
+std::vector<std::string> debug_roots() {
+    std::vector<std::string> roots;
+    if (const char* env = std::getenv("PROBED_DEBUGINFO_PATH")) {
+        std::string all = env;
+        size_t pos = 0;
+        while (pos <= all.size()) {
+            size_t colon = all.find(':', pos);
+            if (colon == std::string::npos) colon = all.size();
+            if (colon > pos) roots.push_back(all.substr(pos, colon - pos));
+            pos = colon + 1;
+        }
+    }
+    roots.push_back(kDebugRoot);
+    return roots;
+}
 // Set in a .gnu.version entry for a non-default version (name@VER rather
 // than name@@VER): such a symbol only serves binaries linked against old
 // versions, and keeping it would make e.g. libc's memcpy ambiguous.
@@ -132,8 +152,13 @@ std::optional<OwnedElf> open_debuginfo(Elf* elf, std::string& path_out) {
     std::string id = build_id(elf);
     if (id.size() < 4)
         return std::nullopt;
-    std::string path = kDebugRoot + id.substr(0, 2) + "/" + id.substr(2) + ".debug";
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    std::string path;
+    UniqueFd fd;
+    for (const std::string& root : debug_roots()) {
+        path = root + "/.build-id/" + id.substr(0, 2) + "/" + id.substr(2) + ".debug";
+        fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (fd.valid()) break;
+    }
     if (!fd.valid())
         return std::nullopt;
     auto debug = begin_elf(fd.get(), path);

@@ -53,7 +53,16 @@ Result<WaitStatus> wait_for(pid_t tid) {
 
 } // namespace
 
-Engine::Engine(EventQueue& events) : events_(events) {
+namespace {
+void on_wake_signal(int) {}
+} // namespace
+
+Engine::Engine(EventQueue& events) : events_(events), owner_tid_(gettid()) {
+    struct sigaction sa {};
+    sa.sa_handler = on_wake_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; // no SA_RESTART: waitpid must return EINTR
+    sigaction(kWakeSignal, &sa, nullptr);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -311,28 +320,39 @@ void Engine::detach_all() {
 }
 
 int Engine::pump(int timeout_ms) {
-    int handled = 0;
-    bool slept = false;
-    while (true) {
-        int raw = 0;
-        pid_t tid = waitpid(-1, &raw, __WALL | WNOHANG);
-        if (tid > 0) {
-            dispatch(tid, WaitStatus(raw));
-            ++handled;
-            continue;
-        }
-        if (tid < 0 && errno == EINTR) continue;
-        if (handled > 0 || slept || timeout_ms == 0) return handled;
-        if (tid < 0 && errno == ECHILD) return 0;
-        // Nothing pending: sleep until a SIGCHLD says a tracee changed state.
-        pollfd pfd{sigchld_fd_.get(), POLLIN, 0};
-        int n = poll(&pfd, 1, timeout_ms);
-        if (n > 0) {
-            signalfd_siginfo info;
-            while (read(sigchld_fd_.get(), &info, sizeof info) == sizeof info) {}
-        }
-        slept = true;
+    int raw = 0;
+    pid_t tid;
+    if (timeout_ms < 0) {
+        // Blocking in waitpid itself is the cheapest wake-up there is: the
+        // stop returns straight into our hands. wake() interrupts it.
+        tid = waitpid(-1, &raw, __WALL);
+        if (tid <= 0) return 0;
+        dispatch(tid, WaitStatus(raw));
+        return 1;
     }
+    while ((tid = waitpid(-1, &raw, __WALL | WNOHANG)) < 0 && errno == EINTR) {}
+    if (tid > 0) {
+        dispatch(tid, WaitStatus(raw));
+        return 1;
+    }
+    if (tid < 0 || timeout_ms == 0) return 0; // ECHILD: nothing traced
+    // Sleep until a SIGCHLD says a tracee changed state. SIGCHLD does not
+    // queue, so each call handles one stop and the next finds the rest.
+    pollfd pfd{sigchld_fd_.get(), POLLIN, 0};
+    if (poll(&pfd, 1, timeout_ms) <= 0) return 0;
+    signalfd_siginfo infos[16];
+    (void)!read(sigchld_fd_.get(), infos, sizeof infos);
+    while ((tid = waitpid(-1, &raw, __WALL | WNOHANG)) < 0 && errno == EINTR) {}
+    if (tid <= 0) return 0;
+    dispatch(tid, WaitStatus(raw));
+    return 1;
+}
+
+void Engine::wake() {
+    // Interrupts a pump(-1) blocked in waitpid (the handler is installed
+    // without SA_RESTART). A wake that lands just before the waitpid is not
+    // seen: callers that need certainty repeat it until answered.
+    tgkill(getpid(), owner_tid_, kWakeSignal);
 }
 
 } // namespace probed

@@ -15,6 +15,8 @@
 
 #include <sys/types.h>
 
+#include <csignal>
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -60,14 +62,21 @@ public:
     Result<ProbeInfo> add_probe(const ProbeSpec& spec);
     Result<void> remove_probe(uint64_t probe_id);
     std::vector<ProbeInfo> list_probes() const;
+    // Tracee memory as the program sees it: our breakpoints hidden.
+    Result<std::vector<uint8_t>> read_memory(pid_t pid, uint64_t addr, size_t len);
     std::vector<pid_t> list_processes() const;
     bool tracing(pid_t pid) const { return procs_.count(pid) != 0; }
     // Raw wait status of a traced process that has ended.
     std::optional<int> exit_status(pid_t pid) const;
 
-    // Waits up to timeout_ms (-1: forever) for tracee stops and handles every
-    // one that is pending. Returns how many stops were handled.
+    // Waits up to timeout_ms for a tracee stop and handles it; returns the
+    // number handled (0 or 1; call again to drain). With -1 it blocks in
+    // waitpid until a stop or wake(), the lowest-latency mode.
     int pump(int timeout_ms);
+    // From any thread: makes a pump(-1) in progress return. Uses kWakeSignal,
+    // whose handler the Engine installs.
+    void wake();
+    static constexpr int kWakeSignal = SIGUSR2;
     const EngineCounters& counters() const { return counters_; }
 
 private:
@@ -119,6 +128,7 @@ private:
     void restore_return_addresses(ProcessState& proc);
 
     EventQueue& events_;
+    pid_t owner_tid_;
     UniqueFd sigchld_fd_;
     std::map<pid_t, std::unique_ptr<ProcessState>> procs_;
     std::unordered_map<pid_t, pid_t> tid_owner_;

@@ -58,12 +58,6 @@ CallEvent event_for(EventType type, uint64_t id, const ProbeInfo& info, pid_t pi
     return ev;
 }
 
-bool only_pc_differs(const x86::Regs& a, const x86::Regs& b) {
-    x86::Regs x = a, y = b;
-    x.rip = y.rip = 0;
-    return std::memcmp(&x, &y, sizeof x) == 0;
-}
-
 } // namespace
 
 void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x86::Regs& regs) {
@@ -133,9 +127,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
         spdlog::warn("tid {}: hit at {:#x}: {}", t.tid, site.address, r.error().message);
         if (r.error().kind == ErrorKind::ProcessGone) return;
     }
-    Result<void> set = only_pc_differs(regs, trapped) ? x86::set_pc(t.tid, regs.rip)
-                                                      : x86::set_regs(t.tid, regs);
-    if (!set) return; // the thread died; its exit is reported next
+    if (!x86::set_changed_regs(t.tid, trapped, regs)) return; // the thread died; its exit is reported next
     if (t.run == ThreadState::Run::Stepping) {
         t.step_insn = site.insn;
         ++counters_.steps;
@@ -198,11 +190,12 @@ void Engine::on_step_done(ProcessState& proc, ThreadState& t) {
     t.run = ThreadState::Run::Running;
     auto regs = x86::get_regs(t.tid);
     if (!regs) return;
+    const x86::Regs stepped = *regs;
     x86::SimResult r = x86::fixup_after_step(t.step_insn, t.step_slot, *regs);
     if (r.write) {
         if (auto w = proc.mem->write_word(r.write->address, r.write->value); !w) return;
     }
-    if (!x86::set_regs(t.tid, *regs)) return;
+    if (!x86::set_changed_regs(t.tid, stepped, *regs)) return;
     resume_thread(t);
 }
 

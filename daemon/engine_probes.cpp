@@ -258,6 +258,16 @@ Result<void> Engine::remove_probe(uint64_t probe_id) {
     return {};
 }
 
+Result<std::vector<uint8_t>> Engine::read_memory(pid_t pid, uint64_t addr, size_t len) {
+    ProcessState* proc = find_process(pid);
+    if (!proc)
+        return make_error(ErrorKind::NotFound, "pid " + std::to_string(pid) + " is not traced");
+    std::vector<uint8_t> buf(len);
+    PROBED_TRY(proc->mem->read(addr, buf));
+    proc->breakpoints->hide(addr, buf);
+    return buf;
+}
+
 ProbeInfo Engine::info_with_counters(const ProbeRecord& rec) const {
     ProbeInfo info = rec.info;
     info.dropped = events_.dropped(info.id);

@@ -31,6 +31,26 @@ Result<void> set_pc(pid_t tid, uint64_t pc) {
     return {};
 }
 
+Result<void> set_changed_regs(pid_t tid, const Regs& before, const Regs& after) {
+    constexpr size_t kWords = sizeof(Regs) / sizeof(uint64_t);
+    uint64_t b[kWords], a[kWords];
+    std::memcpy(b, &before, sizeof b);
+    std::memcpy(a, &after, sizeof a);
+    size_t changed[2];
+    size_t n = 0;
+    for (size_t i = 0; i < kWords; ++i) {
+        if (a[i] == b[i]) continue;
+        if (n == 2) return set_regs(tid, after);
+        changed[n++] = i;
+    }
+    for (size_t k = 0; k < n; ++k) {
+        // The Regs layout is user_regs_struct's, so word i is at offset 8*i.
+        if (ptrace(PTRACE_POKEUSER, tid, changed[k] * sizeof(uint64_t), a[changed[k]]) != 0)
+            return Error::from_errno("PTRACE_POKEUSER");
+    }
+    return {};
+}
+
 Result<double> get_float_return(pid_t tid) {
     user_fpregs_struct fp;
     if (ptrace(PTRACE_GETFPREGS, tid, nullptr, &fp) != 0)

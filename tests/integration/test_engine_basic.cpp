@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <cstdlib>
 #include <string>
 
 using namespace probed;
@@ -96,4 +97,47 @@ TEST_CASE("libc:getpid returns the target's own pid") {
     CHECK(rets.size() >= 50);
     for (const auto& r : rets) CHECK(*r.retval == static_cast<uint64_t>(*pid));
     unlink(out.c_str());
+}
+
+TEST_CASE("a stripped executable is probed through its build-id debuginfo") {
+    const char* debug_root = std::getenv("PROBED_TEST_DEBUGINFO");
+    REQUIRE(debug_root != nullptr);
+    TraceSession s;
+    auto pid = s.engine.spawn({target_path("probe_target_stripped"), "loop", "20"},
+                              SpawnOptions{{}, {}, "/dev/null"});
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+
+    unsetenv("PROBED_DEBUGINFO_PATH");
+    auto without = s.engine.add_probe(spec(*pid, "work"));
+    REQUIRE_FALSE(without.ok());
+    CHECK(without.error().kind == ErrorKind::NotFound);
+
+    setenv("PROBED_DEBUGINFO_PATH", debug_root, 1);
+    auto probe = s.engine.add_probe(spec(*pid, "work"));
+    unsetenv("PROBED_DEBUGINFO_PATH");
+    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    REQUIRE(s.engine.resume(*pid).ok());
+    REQUIRE(WIFEXITED(s.run_until_exit(*pid)));
+    auto rets = s.returns_of(probe->id);
+    REQUIRE(rets.size() == 20);
+    for (const auto& r : rets) CHECK(*r.retval == r.args[0] * 3 + 1);
+}
+
+TEST_CASE("memory reads through the engine never show our breakpoints") {
+    TraceSession s;
+    auto pid = s.engine.spawn({target_path("probe_target_pie_O2"), "loop", "5"},
+                              SpawnOptions{{}, {}, "/dev/null"});
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    auto probe = s.engine.add_probe(spec(*pid, "work"));
+    REQUIRE(probe.ok());
+    auto hidden = s.engine.read_memory(*pid, probe->address - 2, 8);
+    REQUIRE_MESSAGE(hidden.ok(), hidden.error().message);
+    ProcMem raw_mem = std::move(ProcMem::open(*pid).value());
+    std::vector<uint8_t> raw(8);
+    REQUIRE(raw_mem.read(probe->address - 2, raw).ok());
+    CHECK(raw[2] == 0xcc);           // the trap is really there
+    CHECK((*hidden)[2] != 0xcc);     // and never shown
+    CHECK((*hidden)[0] == raw[0]);
+    REQUIRE(s.engine.resume(*pid).ok());
+    REQUIRE(WIFEXITED(s.run_until_exit(*pid)));
 }

@@ -1,0 +1,101 @@
+#include "daemon/shadow_stack.h"
+
+#include <doctest/doctest.h>
+
+using namespace probed;
+
+namespace {
+
+ShadowFrame frame(uint64_t ret, uint64_t sp) {
+    ShadowFrame f;
+    f.return_address = ret;
+    f.entry_sp = sp;
+    return f;
+}
+
+} // namespace
+
+TEST_CASE("returns match frames by stack pointer, not position") {
+    ShadowStack s;
+    s.push(frame(0x1000, 0x7f00)); // outer
+    s.push(frame(0x2000, 0x7e00)); // inner
+    std::vector<ShadowFrame> abandoned;
+    auto inner = s.pop_returning(0x7e00, abandoned);
+    REQUIRE(inner);
+    CHECK(inner->return_address == 0x2000);
+    CHECK(abandoned.empty());
+    auto outer = s.pop_returning(0x7f00, abandoned);
+    REQUIRE(outer);
+    CHECK(outer->return_address == 0x1000);
+    CHECK(s.empty());
+}
+
+TEST_CASE("frames above the returning one were skipped by longjmp") {
+    ShadowStack s;
+    s.push(frame(0x1000, 0x7f00));
+    s.push(frame(0x2000, 0x7e00));
+    s.push(frame(0x3000, 0x7d00));
+    std::vector<ShadowFrame> abandoned;
+    auto outer = s.pop_returning(0x7f00, abandoned);
+    REQUIRE(outer);
+    CHECK(outer->return_address == 0x1000);
+    REQUIRE(abandoned.size() == 2);
+    CHECK(abandoned[0].return_address == 0x3000); // newest first
+    CHECK(abandoned[1].return_address == 0x2000);
+    CHECK(s.empty());
+}
+
+TEST_CASE("no matching frame leaves the stack untouched") {
+    ShadowStack s;
+    s.push(frame(0x1000, 0x7f00));
+    std::vector<ShadowFrame> abandoned;
+    CHECK_FALSE(s.pop_returning(0x7a00, abandoned));
+    CHECK(s.size() == 1);
+    CHECK(abandoned.empty());
+}
+
+TEST_CASE("recursion: equal return addresses, distinct stack pointers") {
+    ShadowStack s;
+    for (uint64_t depth = 0; depth < 1000; ++depth) s.push(frame(0x4000, 0x80000 - depth * 32));
+    std::vector<ShadowFrame> abandoned;
+    for (uint64_t depth = 1000; depth-- > 0;) {
+        auto f = s.pop_returning(0x80000 - depth * 32, abandoned);
+        REQUIRE(f);
+        CHECK(f->entry_sp == 0x80000 - depth * 32);
+    }
+    CHECK(abandoned.empty());
+}
+
+TEST_CASE("a new call at or above a frame's slot proves the frame dead") {
+    ShadowStack s;
+    s.push(frame(0x1000, 0x7f00)); // live caller
+    s.push(frame(0x2000, 0x7e00)); // unwound by longjmp
+    s.push(frame(0x3000, 0x7d00)); // unwound by longjmp
+    std::vector<ShadowFrame> dead;
+    s.pop_dead(0x7e00, 16 << 20, dead); // new call with its return address at 0x7e00
+    REQUIRE(dead.size() == 2);
+    CHECK(dead[0].return_address == 0x3000);
+    CHECK(dead[1].return_address == 0x2000);
+    REQUIRE(s.size() == 1);
+    CHECK(s.frames()[0].return_address == 0x1000);
+}
+
+TEST_CASE("a call on a distant stack (sigaltstack) kills nothing") {
+    ShadowStack s;
+    s.push(frame(0x1000, 0x10000));
+    std::vector<ShadowFrame> dead;
+    s.pop_dead(0x10000 + (64ull << 20), 16 << 20, dead);
+    CHECK(dead.empty());
+    CHECK(s.size() == 1);
+    s.pop_dead(0x9000, 16 << 20, dead); // deeper: the frame is alive
+    CHECK(dead.empty());
+}
+
+TEST_CASE("return_address_for translates a trampoline slot back") {
+    ShadowStack s;
+    s.push(frame(0x1000, 0x7f00));
+    s.push(frame(0x2000, 0x7e00));
+    CHECK(s.return_address_for(0x7e00) == 0x2000u);
+    CHECK(s.return_address_for(0x7f00) == 0x1000u);
+    CHECK_FALSE(s.return_address_for(0x7000));
+}
