@@ -7,6 +7,7 @@ const char* event_type_name(EventType t) {
     case EventType::Entry: return "entry";
     case EventType::Return: return "return";
     case EventType::Dropped: return "dropped";
+    case EventType::Exit: return "exit";
     }
     return "?";
 }

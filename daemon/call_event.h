@@ -9,7 +9,8 @@
 
 namespace probed {
 
-enum class EventType { Entry, Return, Dropped };
+// Exit: a traced process ended (exit_status holds its raw wait status).
+enum class EventType { Entry, Return, Dropped, Exit };
 // ThreadExit: the thread or process ended while the call was in flight.
 enum class ExitKind { Return, Exception, Longjmp, Detach, ThreadExit };
 
@@ -30,6 +31,7 @@ struct CallEvent {
     std::optional<uint64_t> duration_ns;
     std::optional<ExitKind> exit;
     uint64_t dropped_count = 0; // EventType::Dropped
+    int exit_status = 0;        // EventType::Exit
 };
 
 } // namespace probed

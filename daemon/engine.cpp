@@ -143,10 +143,14 @@ Result<pid_t> Engine::spawn(const std::vector<std::string>& argv, const SpawnOpt
         while (read(go[0], &c, 1) < 0 && errno == EINTR) {}
         int e = 0;
         if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) e = errno;
-        if (e == 0 && !opts.stdout_path.empty()) {
-            int fd = ::open(opts.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (fd < 0 || dup2(fd, 1) < 0) e = errno;
-        }
+        auto redirect = [&](const std::string& path, int target, int flags) {
+            if (e != 0 || path.empty()) return;
+            int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+            if (fd < 0 || dup2(fd, target) < 0) e = errno;
+        };
+        redirect(opts.stdin_path, 0, O_RDONLY);
+        redirect(opts.stdout_path, 1, O_WRONLY | O_CREAT | O_TRUNC);
+        redirect(opts.stderr_path, 2, O_WRONLY | O_CREAT | O_TRUNC);
         if (e == 0) {
             if (opts.env.empty()) execvp(cargv[0], cargv.data());
             else execvpe(cargv[0], cargv.data(), cenv.data());
@@ -297,6 +301,13 @@ void Engine::forget_process(pid_t pid, int status) {
     }
     ended_[pid] = status;
     procs_.erase(it);
+    CallEvent ev;
+    ev.type = EventType::Exit;
+    ev.pid = pid;
+    ev.tid = pid;
+    ev.ts_ns = monotonic_ns();
+    ev.exit_status = status;
+    emit(std::move(ev));
     spdlog::info("pid {} ended (status 0x{:x})", pid, status);
 }
 
@@ -309,6 +320,13 @@ std::optional<int> Engine::exit_status(pid_t pid) const {
 std::vector<pid_t> Engine::list_processes() const {
     std::vector<pid_t> out;
     for (const auto& [pid, p] : procs_) out.push_back(pid);
+    return out;
+}
+
+std::vector<ProcessSummary> Engine::process_summaries() const {
+    std::vector<ProcessSummary> out;
+    for (const auto& [pid, p] : procs_)
+        out.push_back({pid, p->threads.size(), p->spawned, p->held_at_entry});
     return out;
 }
 

@@ -29,7 +29,18 @@ namespace probed {
 struct SpawnOptions {
     std::vector<std::string> env; // empty: inherit ours
     std::string cwd;              // empty: inherit ours
-    std::string stdout_path;      // empty: inherit ours; else truncated and written
+    // Paths opened for the child's standard streams (empty: inherit ours).
+    // stdout/stderr are created or truncated.
+    std::string stdin_path;
+    std::string stdout_path;
+    std::string stderr_path;
+};
+
+struct ProcessSummary {
+    pid_t pid = 0;
+    size_t threads = 0;
+    bool spawned = false;
+    bool held = false; // spawned and not yet resumed
 };
 
 struct EngineCounters {
@@ -65,6 +76,7 @@ public:
     // Tracee memory as the program sees it: our breakpoints hidden.
     Result<std::vector<uint8_t>> read_memory(pid_t pid, uint64_t addr, size_t len);
     std::vector<pid_t> list_processes() const;
+    std::vector<ProcessSummary> process_summaries() const;
     bool tracing(pid_t pid) const { return procs_.count(pid) != 0; }
     // Raw wait status of a traced process that has ended.
     std::optional<int> exit_status(pid_t pid) const;

@@ -1,5 +1,8 @@
 #include "daemon/event_queue.h"
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <utility>
 
 namespace probed {
@@ -7,9 +10,12 @@ namespace probed {
 EventQueue::EventQueue(size_t capacity) : capacity_(capacity) {}
 
 bool EventQueue::push(CallEvent event) {
+    bool was_empty;
     {
         std::lock_guard lock(mu_);
-        if (q_.size() >= capacity_) {
+        // A process-exit event is never dropped: a client waiting for its
+        // target to end would wait forever. There is one per process.
+        if (q_.size() >= capacity_ && event.type != EventType::Exit) {
             // Dropping the newest keeps already-queued events (and their
             // entry/return pairing) intact; the count lets consumers report
             // the loss per probe.
@@ -17,10 +23,15 @@ bool EventQueue::push(CallEvent event) {
             ++dropped_total_;
             return false;
         }
+        was_empty = q_.empty();
         q_.push_back(std::move(event));
     }
     // Notify outside the lock so the woken consumer does not block on it.
     cv_.notify_one();
+    if (was_empty && notify_fd_ >= 0) {
+        uint64_t one = 1;
+        (void)!::write(notify_fd_, &one, sizeof one);
+    }
     return true;
 }
 
@@ -65,6 +76,11 @@ uint64_t EventQueue::dropped(uint64_t probe_id) const {
 uint64_t EventQueue::dropped_total() const {
     std::lock_guard lock(mu_);
     return dropped_total_;
+}
+
+std::map<uint64_t, uint64_t> EventQueue::dropped_by_probe() const {
+    std::lock_guard lock(mu_);
+    return dropped_;
 }
 
 } // namespace probed

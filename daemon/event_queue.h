@@ -27,9 +27,13 @@ public:
     size_t drain(std::vector<CallEvent>& out, size_t max);
 
     size_t size() const;
+    // An eventfd to be written (+1) whenever an event lands in an empty
+    // queue, so a poll()-based consumer wakes without polling the queue.
+    void set_notify_fd(int fd) { notify_fd_ = fd; }
     size_t capacity() const { return capacity_; }
     uint64_t dropped(uint64_t probe_id) const;
     uint64_t dropped_total() const;
+    std::map<uint64_t, uint64_t> dropped_by_probe() const;
 
 private:
     size_t capacity_;
@@ -38,6 +42,7 @@ private:
     std::deque<CallEvent> q_;
     std::map<uint64_t, uint64_t> dropped_;
     uint64_t dropped_total_ = 0;
+    int notify_fd_ = -1;
 };
 
 } // namespace probed

@@ -63,7 +63,7 @@ TEST_CASE("single-thread loop: every call reported with args and return value") 
 TEST_CASE("recursion 1000 deep: every return value right, innermost first") {
     TraceSession s;
     auto pid = s.engine.spawn({target_path("probe_target_pie_O0"), "recurse", "1000"},
-                              SpawnOptions{{}, {}, "/dev/null"});
+                              quiet_spawn());
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     auto probe = s.engine.add_probe(spec(*pid, "recurse"));
     REQUIRE_MESSAGE(probe.ok(), probe.error().message);
@@ -104,7 +104,7 @@ TEST_CASE("a stripped executable is probed through its build-id debuginfo") {
     REQUIRE(debug_root != nullptr);
     TraceSession s;
     auto pid = s.engine.spawn({target_path("probe_target_stripped"), "loop", "20"},
-                              SpawnOptions{{}, {}, "/dev/null"});
+                              quiet_spawn());
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
 
     unsetenv("PROBED_DEBUGINFO_PATH");
@@ -126,7 +126,7 @@ TEST_CASE("a stripped executable is probed through its build-id debuginfo") {
 TEST_CASE("memory reads through the engine never show our breakpoints") {
     TraceSession s;
     auto pid = s.engine.spawn({target_path("probe_target_pie_O2"), "loop", "5"},
-                              SpawnOptions{{}, {}, "/dev/null"});
+                              quiet_spawn());
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     auto probe = s.engine.add_probe(spec(*pid, "work"));
     REQUIRE(probe.ok());

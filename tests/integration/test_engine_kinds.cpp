@@ -96,7 +96,7 @@ TEST_CASE("every simulated, boosted and stepped first instruction keeps the prog
 
 TEST_CASE("probing inside an instruction, data and unknown names is refused cleanly") {
     TraceSession s;
-    auto pid = s.engine.spawn({target_path("insn_kinds"), "3"}, SpawnOptions{{}, {}, "/dev/null"});
+    auto pid = s.engine.spawn({target_path("insn_kinds"), "3"}, quiet_spawn());
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     ProbeSpec spec;
     spec.pid = *pid;

@@ -85,7 +85,7 @@ TEST_CASE("longjmp out of probed frames: reported as longjmp, never used to retu
 TEST_CASE("float return values through xmm0") {
     TraceSession s;
     auto pid = s.engine.spawn({target_path("probe_target_pie_O2"), "float", "20"},
-                              SpawnOptions{{}, {}, "/dev/null"});
+                              quiet_spawn());
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     ProbeSpec spec = spec_for(*pid, "halve");
     spec.capture.float_retval = true;

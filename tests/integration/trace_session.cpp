@@ -28,6 +28,12 @@ std::string temp_path(const std::string& tag) {
     return "/tmp/probed-test-" + std::to_string(getpid()) + "-" + tag;
 }
 
+SpawnOptions quiet_spawn() {
+    SpawnOptions o;
+    o.stdout_path = "/dev/null";
+    return o;
+}
+
 std::string run_untraced(const std::vector<std::string>& argv) {
     std::string out = temp_path("untraced");
     pid_t pid = fork();

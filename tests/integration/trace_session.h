@@ -18,6 +18,8 @@ std::string target_path(const std::string& name);
 std::string run_untraced(const std::vector<std::string>& argv);
 std::string read_file(const std::string& path);
 std::string temp_path(const std::string& tag);
+// Spawn options that send the target's stdout to /dev/null.
+SpawnOptions quiet_spawn();
 
 struct TraceSession {
     TraceSession(); // PROBED_LOG=debug|trace turns on engine logs

@@ -1,0 +1,154 @@
+// probed: the daemon. Parses options, sets up signals and logging, and runs
+// the RPC server with the tracer thread behind it until SIGTERM/SIGINT, when
+// every traced process is restored and let go.
+#include "common/monotonic_clock.h"
+#include "daemon/rpc_server.h"
+#include "daemon/tracer_thread.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: probed [options]
+
+Dynamic instrumentation daemon: attaches to processes with ptrace and serves
+JSON-RPC 2.0 (one object per line) on a Unix socket. See docs/protocol.md.
+
+options:
+  --socket PATH       socket to listen on (default: $PROBED_SOCKET, else
+                      /run/probed/probed.sock as root, $XDG_RUNTIME_DIR/probed.sock otherwise)
+  --log-level LEVEL   trace, debug, info, warn, error, off (default: info)
+  --foreground        stay in the foreground (default: detach once listening)
+  --queue N           events buffered between the tracer and clients (default 65536)
+  --help, --version
+)";
+
+std::string default_socket() {
+    if (const char* env = std::getenv("PROBED_SOCKET"); env && *env) return env;
+    if (geteuid() == 0) return "/run/probed/probed.sock";
+    if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg)
+        return std::string(xdg) + "/probed.sock";
+    return {};
+}
+
+struct Options {
+    std::string socket;
+    std::string log_level = "info";
+    bool foreground = false;
+    size_t queue = 65536;
+};
+
+int usage_error(const std::string& msg) {
+    std::fprintf(stderr, "probed: %s\n\n%s", msg.c_str(), kUsage);
+    return 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options opt;
+    opt.socket = default_socket();
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&](const char* name) -> const char* {
+            if (i + 1 >= argc) return nullptr;
+            (void)name;
+            return argv[++i];
+        };
+        if (a == "--help" || a == "-h") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        } else if (a == "--version") {
+            std::puts("probed 0.1.0");
+            return 0;
+        } else if (a == "--foreground") {
+            opt.foreground = true;
+        } else if (a == "--socket") {
+            const char* v = value("--socket");
+            if (!v) return usage_error("--socket needs a path");
+            opt.socket = v;
+        } else if (a == "--log-level") {
+            const char* v = value("--log-level");
+            if (!v) return usage_error("--log-level needs a level");
+            opt.log_level = v;
+        } else if (a == "--queue") {
+            const char* v = value("--queue");
+            char* end = nullptr;
+            unsigned long long n = v ? std::strtoull(v, &end, 10) : 0;
+            if (!v || *end || n == 0) return usage_error("--queue needs a positive number");
+            opt.queue = n;
+        } else {
+            return usage_error("unknown option " + a);
+        }
+    }
+    if (opt.socket.empty())
+        return usage_error("no socket path: pass --socket or set XDG_RUNTIME_DIR");
+    auto level = spdlog::level::from_str(opt.log_level);
+    if (level == spdlog::level::off && opt.log_level != "off")
+        return usage_error("unknown log level " + opt.log_level);
+    auto logger = spdlog::stderr_color_mt("probed");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(level);
+
+    // Every thread inherits this mask: SIGCHLD must stay blocked everywhere
+    // (the engine reads tracee stops through waitpid/signalfd), and
+    // termination signals are read from a signalfd by the RPC loop.
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&blocked, s);
+    pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    for (int s : {SIGTERM, SIGINT, SIGQUIT}) sigaddset(&stop_set, s);
+    int stop_fd = signalfd(-1, &stop_set, SFD_CLOEXEC);
+
+    // Without --foreground, return to the shell once the socket is ready.
+    int ready_pipe[2] = {-1, -1};
+    if (!opt.foreground) {
+        if (pipe(ready_pipe) != 0) return 2;
+        pid_t child = fork();
+        if (child < 0) return 2;
+        if (child > 0) {
+            close(ready_pipe[1]);
+            char ok = 0;
+            ssize_t n = read(ready_pipe[0], &ok, 1);
+            return n == 1 && ok == 1 ? 0 : 2;
+        }
+        close(ready_pipe[0]);
+        setsid();
+    }
+
+    probed::EventQueue events(opt.queue);
+    probed::DaemonInfo info;
+    info.started_ns = probed::monotonic_ns();
+    int status = 0;
+    {
+        probed::TracerThread tracer(events);
+        probed::RpcServer server(tracer, events, info);
+        if (auto r = server.listen(opt.socket); !r) {
+            spdlog::error("{}", r.error().message);
+            status = 2;
+        } else {
+            if (ready_pipe[1] >= 0) {
+                char ok = 1;
+                (void)!write(ready_pipe[1], &ok, 1);
+                close(ready_pipe[1]);
+            }
+            server.run(stop_fd);
+        }
+        // Restores and lets go of every traced process.
+        tracer.stop();
+    }
+    spdlog::info("stopped");
+    return status;
+}

@@ -1,0 +1,68 @@
+#pragma once
+// The JSON-RPC methods of docs/protocol.md: validate params, run the work on
+// the tracer thread, shape the result. Runs on the RPC thread.
+#include "common/jsonrpc.h"
+#include "daemon/client_session.h"
+#include "daemon/event_queue.h"
+#include "daemon/tracer_thread.h"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace probed {
+
+struct DaemonInfo {
+    std::string socket_path;
+    uint64_t started_ns = 0;
+    size_t clients = 0;
+    uint64_t events_delivered = 0;
+    uint64_t events_dropped = 0; // at subscribers (the queue counts its own)
+};
+
+class RpcMethods {
+public:
+    RpcMethods(TracerThread& tracer, EventQueue& queue, DaemonInfo& info);
+
+    // The response (result or error) to one request.
+    rpc::json handle(ClientSession& client, const rpc::json& id, const std::string& method,
+                     const rpc::json& params);
+    // The client disconnected: its client-owned probes go.
+    void client_gone(ClientSession& client);
+
+    // A traced process ended: its probes are gone from the engine too.
+    void process_ended(pid_t pid) { forget_probes_of(pid); }
+    // The pid a probe belongs to (0 if unknown), for routing exit events.
+    pid_t pid_of_probe(uint64_t probe_id) const;
+    // Events a subscriber missed, per probe, reported in probe.list.
+    void count_client_drop(uint64_t probe_id, uint64_t n) { client_drops_[probe_id] += n; }
+
+private:
+    struct ProbeMeta {
+        pid_t pid = 0;
+        bool daemon_owned = false;
+        uint64_t client_id = 0;
+    };
+
+    rpc::json daemon_status();
+    rpc::json process_attach(const rpc::json& params);
+    rpc::json process_detach(const rpc::json& params);
+    rpc::json process_spawn(const rpc::json& params);
+    rpc::json process_resume(const rpc::json& params);
+    rpc::json process_list();
+    rpc::json probe_add(ClientSession& client, const rpc::json& params);
+    rpc::json probe_remove(ClientSession& client, const rpc::json& params);
+    rpc::json probe_list();
+    rpc::json events_subscribe(ClientSession& client, const rpc::json& params);
+    void forget_probes_of(pid_t pid);
+
+    TracerThread& tracer_;
+    EventQueue& queue_;
+    DaemonInfo& info_;
+    std::map<uint64_t, ProbeMeta> probes_;
+    std::map<uint64_t, uint64_t> client_drops_;
+};
+
+} // namespace probed

@@ -1,0 +1,52 @@
+#pragma once
+// The Unix-socket side of probed: accepts clients, reads one JSON-RPC
+// request per line, answers through RpcMethods, and fans events out to
+// subscribers. One thread, poll()-driven; a slow or stuck client only ever
+// costs its own buffer (bounded; its events are dropped and counted).
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "daemon/client_session.h"
+#include "daemon/event_queue.h"
+#include "daemon/rpc_methods.h"
+#include "daemon/tracer_thread.h"
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace probed {
+
+class RpcServer {
+public:
+    RpcServer(TracerThread& tracer, EventQueue& events, DaemonInfo& info);
+    ~RpcServer();
+
+    // Binds the socket. A live daemon already answering there is an error; a
+    // stale socket file is replaced. The parent directory is created.
+    Result<void> listen(const std::string& path);
+    // Serves until `stop_fd` (a signalfd for SIGTERM/SIGINT) is readable.
+    void run(int stop_fd);
+
+private:
+    void accept_clients();
+    void read_from(ClientSession& c);
+    void handle_line(ClientSession& c, const LineBuffer::Line& line);
+    void flush(ClientSession& c);
+    void deliver_events();
+    void report_drops();
+    bool wants(const ClientSession& c, const CallEvent& ev) const;
+    void close_client(uint64_t id);
+
+    TracerThread& tracer_;
+    EventQueue& events_;
+    DaemonInfo& info_;
+    RpcMethods methods_;
+    std::string path_;
+    UniqueFd listen_fd_;
+    UniqueFd event_fd_;
+    std::map<uint64_t, std::unique_ptr<ClientSession>> clients_;
+    uint64_t next_client_id_ = 1;
+    std::map<uint64_t, uint64_t> queue_drops_seen_;
+};
+
+} // namespace probed
