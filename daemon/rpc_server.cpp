@@ -217,6 +217,8 @@ void RpcServer::deliver_events() {
                 methods_.count_client_drop(ev.probe_id, 1);
                 continue;
             }
+            // The gap is reported where it happened, before the next event.
+            if (!c->dropped.empty()) append_drop_notices(*c);
             if (line.empty()) line = rpc::to_line(rpc::notification("event", event_to_json(ev)));
             c->out += line;
             ++info_.events_delivered;
@@ -242,12 +244,16 @@ void RpcServer::report_drops() {
     }
     // Tell each client what it missed once it has room again.
     for (auto& [id, c] : clients_) {
-        if (c->dropped.empty() || c->out.size() > ClientSession::kMaxPendingEvents / 2) continue;
-        for (const auto& [probe, count] : c->dropped)
-            c->out += rpc::to_line(rpc::notification("event", dropped_to_json(probe, count)));
-        c->dropped.clear();
+        if (c->dropped.empty() || c->out.size() > ClientSession::kMaxPendingEvents) continue;
+        append_drop_notices(*c);
         flush(*c);
     }
+}
+
+void RpcServer::append_drop_notices(ClientSession& c) {
+    for (const auto& [probe, count] : c.dropped)
+        c.out += rpc::to_line(rpc::notification("event", dropped_to_json(probe, count)));
+    c.dropped.clear();
 }
 
 void RpcServer::close_client(uint64_t id) {

@@ -34,6 +34,7 @@ private:
     void flush(ClientSession& c);
     void deliver_events();
     void report_drops();
+    void append_drop_notices(ClientSession& c);
     bool wants(const ClientSession& c, const CallEvent& ev) const;
     void close_client(uint64_t id);
 

@@ -8,6 +8,7 @@ packages=(
   libelf-dev libdw-dev libcapstone-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
   libc6-dev
+  python3
 )
 
 sudo_cmd=()

@@ -1,0 +1,173 @@
+"""Helpers for end-to-end tests: a real probed daemon on a private socket,
+real target programs, and a minimal JSON-RPC client over the Unix socket."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+PROBED = os.environ.get("PROBED_BIN", "build/daemon/probed")
+PROBECTL = os.environ.get("PROBECTL_BIN", "build/client/probectl")
+TARGETS = os.environ.get("PROBED_TARGETS_DIR", "build/tests/targets")
+
+
+def target(name):
+    return os.path.join(TARGETS, name)
+
+
+class Daemon:
+    """probed --foreground on a fresh socket; stopped (SIGTERM) by stop()."""
+
+    def __init__(self, extra=()):
+        self.dir = tempfile.mkdtemp(prefix="probed-e2e-")
+        self.socket = os.path.join(self.dir, "probed.sock")
+        self.log = open(os.path.join(self.dir, "probed.log"), "w+")
+        self.proc = subprocess.Popen(
+            [PROBED, "--socket", self.socket, "--foreground", "--log-level", "debug", *extra],
+            stderr=self.log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if os.path.exists(self.socket):
+                try:
+                    Client(self.socket).close()
+                    return
+                except OSError:
+                    pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("probed exited early: " + self.log_text())
+            time.sleep(0.02)
+        raise RuntimeError("probed did not start")
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=timeout)
+        return self.proc.returncode
+
+    def alive(self):
+        return self.proc.poll() is None
+
+
+class RpcError(Exception):
+    def __init__(self, error):
+        super().__init__(error.get("message"))
+        self.code = error.get("code")
+        self.data = error.get("data", {})
+        self.error = error
+
+
+class Client:
+    """Blocking JSON-RPC client; notifications received while waiting for a
+    response are kept in self.events."""
+
+    def __init__(self, path, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect(path)
+        self.buf = bytearray()
+        self.pos = 0
+        self.next_id = 1
+        self.events = []
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def read_message(self, timeout=10):
+        self.sock.settimeout(timeout)
+        while True:
+            nl = self.buf.find(b"\n", self.pos)
+            if nl >= 0:
+                line = bytes(self.buf[self.pos:nl])
+                self.pos = nl + 1
+                if self.pos > (1 << 20):  # compact now and then, not per line
+                    del self.buf[:self.pos]
+                    self.pos = 0
+                return json.loads(line)
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise EOFError("daemon closed the connection")
+            self.buf += chunk
+
+    def response(self, want_id, timeout=30):
+        while True:
+            msg = self.read_message(timeout)
+            if msg.get("method") == "event":
+                self.events.append(msg["params"])
+                continue
+            if msg.get("id") == want_id:
+                return msg
+            raise AssertionError("unexpected message %r" % msg)
+
+    def call(self, method, params=None):
+        msg_id = self.next_id
+        self.next_id += 1
+        req = {"jsonrpc": "2.0", "id": msg_id, "method": method}
+        if params is not None:
+            req["params"] = params
+        self.sock.sendall((json.dumps(req) + "\n").encode())
+        resp = self.response(msg_id)
+        if "error" in resp:
+            raise RpcError(resp["error"])
+        return resp["result"]
+
+    def wait_events(self, pred, timeout=10):
+        """Reads notifications until pred(list of events so far) holds."""
+        deadline = time.time() + timeout
+        while not pred(self.events):
+            left = deadline - time.time()
+            if left <= 0:
+                raise AssertionError("timed out waiting for events; have %d" % len(self.events))
+            try:
+                msg = self.read_message(left)
+            except socket.timeout:
+                continue
+            if msg.get("method") == "event":
+                self.events.append(msg["params"])
+        return self.events
+
+
+class Target:
+    """A target program running untraced, stdout to a file."""
+
+    def __init__(self, *args, name="probe_target_pie_O2"):
+        fd, self.out = tempfile.mkstemp(prefix="probed-target-")
+        self.proc = subprocess.Popen([target(name), *map(str, args)], stdout=fd)
+        os.close(fd)
+        self.pid = self.proc.pid
+        deadline = time.time() + 10
+        while time.time() < deadline and args and args[0] in ("slow", "signals", "nap"):
+            if "ready" in self.output():
+                break
+            time.sleep(0.01)
+
+    def output(self):
+        with open(self.out) as f:
+            return f.read()
+
+    def body(self):
+        """Output without the 'ready PID' line, which differs between runs."""
+        return "".join(l for l in self.output().splitlines(True) if not l.startswith("ready"))
+
+    def wait(self, timeout=60):
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def untraced_output(*args, name="probe_target_pie_O2"):
+    out = subprocess.run([target(name), *map(str, args)], stdout=subprocess.PIPE, check=True).stdout
+    return "".join(l for l in out.decode().splitlines(True) if not l.startswith("ready"))
