@@ -30,6 +30,7 @@ struct ClientSession {
     std::string out;                       // bytes not yet written
     std::optional<Subscription> subscription;
     std::set<uint64_t> owned_probes;       // removed when the client goes
+    std::set<pid_t> held_spawns;           // spawned, not yet resumed: resumed when it goes
     std::map<uint64_t, uint64_t> dropped;  // per probe, not yet reported
     bool closing = false;                  // peer hung up or protocol abuse
 

@@ -117,8 +117,8 @@ json RpcMethods::handle(ClientSession& client, const json& id, const std::string
         if (method == "daemon.status") result = daemon_status();
         else if (method == "process.attach") result = process_attach(params);
         else if (method == "process.detach") result = process_detach(params);
-        else if (method == "process.spawn") result = process_spawn(params);
-        else if (method == "process.resume") result = process_resume(params);
+        else if (method == "process.spawn") result = process_spawn(client, params);
+        else if (method == "process.resume") result = process_resume(client, params);
         else if (method == "process.list") result = process_list();
         else if (method == "probe.add") result = probe_add(client, params);
         else if (method == "probe.remove") result = probe_remove(client, params);
@@ -183,7 +183,7 @@ json RpcMethods::process_detach(const json& params) {
     return {{"pid", pid}};
 }
 
-json RpcMethods::process_spawn(const json& params) {
+json RpcMethods::process_spawn(ClientSession& client, const json& params) {
     std::vector<std::string> argv = get_string_list(params, "argv", true);
     SpawnOptions opts;
     opts.env = get_string_list(params, "env", false);
@@ -192,12 +192,14 @@ json RpcMethods::process_spawn(const json& params) {
     opts.stdout_path = optional_string(params, "stdout");
     opts.stderr_path = optional_string(params, "stderr");
     pid_t pid = unwrap(tracer_.call([&](Engine& e) { return e.spawn(argv, opts); }));
+    client.held_spawns.insert(pid);
     return {{"pid", pid}, {"held", true}};
 }
 
-json RpcMethods::process_resume(const json& params) {
+json RpcMethods::process_resume(ClientSession& client, const json& params) {
     pid_t pid = get_pid(params);
     unwrap(tracer_.call([pid](Engine& e) { return e.resume(pid); }));
+    client.held_spawns.erase(pid);
     return {{"pid", pid}};
 }
 
@@ -324,6 +326,9 @@ void RpcMethods::client_gone(ClientSession& client) {
         probes_.erase(id);
     }
     client.owned_probes.clear();
+    // A program held before main by a client that is gone would wait forever.
+    for (pid_t pid : client.held_spawns) (void)tracer_.call([pid](Engine& e) { return e.resume(pid); });
+    client.held_spawns.clear();
 }
 
 pid_t RpcMethods::pid_of_probe(uint64_t probe_id) const {

@@ -49,8 +49,8 @@ private:
     rpc::json daemon_status();
     rpc::json process_attach(const rpc::json& params);
     rpc::json process_detach(const rpc::json& params);
-    rpc::json process_spawn(const rpc::json& params);
-    rpc::json process_resume(const rpc::json& params);
+    rpc::json process_spawn(ClientSession& client, const rpc::json& params);
+    rpc::json process_resume(ClientSession& client, const rpc::json& params);
     rpc::json process_list();
     rpc::json probe_add(ClientSession& client, const rpc::json& params);
     rpc::json probe_remove(ClientSession& client, const rpc::json& params);

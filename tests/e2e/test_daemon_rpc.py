@@ -175,6 +175,22 @@ class SessionTest(unittest.TestCase):
         self.assertEqual(c.call("process.list")["processes"], [])
         c.close()
 
+    def test_spawned_program_runs_when_its_client_leaves(self):
+        c = Client(self.daemon.socket)
+        out = os.path.join(self.daemon.dir, "left.txt")
+        pid = c.call("process.spawn", {"argv": [target("probe_target_pie_O2"), "loop", "50"],
+                                       "stdout": out})["pid"]
+        c.call("probe.add", {"pid": pid, "target": "work"})
+        c.close()  # never resumed: the daemon must let it run, not keep it held
+        watcher = Client(self.daemon.socket)
+        deadline = time.time() + 20
+        while time.time() < deadline and watcher.call("process.list")["processes"]:
+            time.sleep(0.05)
+        self.assertEqual(watcher.call("process.list")["processes"], [])
+        with open(out) as f:
+            self.assertEqual(f.read(), untraced_output("loop", 50))
+        watcher.close()
+
     def test_subscriber_that_does_not_read(self):
         t = Target("loop", 100000000)
         try:
