@@ -1,6 +1,7 @@
 // Decoding what a tracee stop means and acting on it.
 #include "daemon/engine.h"
 
+#include "common/monotonic_clock.h"
 #include "arch/x86_64/x86_machine.h"
 #include "arch/x86_64/x86_ptrace.h"
 
@@ -149,11 +150,18 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     // return addresses went with it. Probes on it can no longer fire.
     unsigned long former = 0;
     ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &former);
-    for (auto it = proc.threads.begin(); it != proc.threads.end();) {
-        if (it->first != tid) {
-            tid_owner_.erase(it->first);
-            it = proc.threads.erase(it);
-        } else ++it;
+    // Calls in flight in the old image never return: report them (as the
+    // threads' end) before the old threads and sites are forgotten.
+    std::vector<pid_t> others;
+    for (const auto& [other, ts] : proc.threads)
+        if (other != tid) others.push_back(other);
+    for (pid_t other : others) remove_thread(proc, other);
+    {
+        ThreadState& execer = proc.threads[tid];
+        auto frames = execer.shadow.take_all();
+        uint64_t now = monotonic_ns();
+        for (size_t i = frames.size(); i-- > 0;)
+            report_return(proc, execer, frames[i], ExitKind::ThreadExit, nullptr, now);
     }
     if (tid != proc.pid) {
         // A non-leader exec'd: the kernel gives it the leader's tid.
@@ -165,7 +173,6 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
         tid_owner_[proc.pid] = proc.pid;
     }
     ThreadState& leader = proc.threads[proc.pid];
-    leader.shadow.take_all();
     leader.run = ThreadState::Run::Running;
     proc.sites.clear();
     proc.retired_sites.clear();

@@ -127,6 +127,26 @@ TEST_CASE("fork children are scrubbed and released; vfork children are traced un
     unlink(out.c_str());
 }
 
+TEST_CASE("exec replaces the image: probes go, the new program runs untouched") {
+    TraceSession s;
+    std::string out = temp_path("exec");
+    SpawnOptions opts;
+    opts.stdout_path = out;
+    const std::string exe = target_path("probe_target_pie_O2");
+    auto pid = s.engine.spawn({exe, "exec", "10"}, opts);
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    auto probe = s.engine.add_probe(spec_for(*pid, "work"));
+    REQUIRE(probe.ok());
+    REQUIRE(s.engine.resume(*pid).ok());
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(read_file(out) == "before exec 135\nloop 10 sum 145\n");
+    CHECK(s.returns_of(probe->id).size() == 10); // only the calls before exec
+    CHECK(s.engine.list_probes().empty());
+    unlink(out.c_str());
+}
+
 TEST_CASE("detach with calls in flight restores their return addresses") {
     const std::string exe = target_path("probe_target_pie_O2");
     std::string out = temp_path("nap");

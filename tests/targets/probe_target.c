@@ -138,6 +138,13 @@ int main(int argc, char** argv) {
             work(i, 0);
         }
         printf("fork %ld ok %ld\n", n, (long)ok);
+    } else if (!strcmp(mode, "exec")) {
+        // Calls work() n times, then replaces itself with "loop n".
+        long sum = 0;
+        for (long i = 0; i < n; ++i) sum += work(i, 0);
+        printf("before exec %ld\n", sum);
+        execl("/proc/self/exe", argv[0], "loop", argv[2], (char*)NULL);
+        return 3;
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;
