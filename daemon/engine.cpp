@@ -149,8 +149,10 @@ Result<pid_t> Engine::spawn(const std::vector<std::string>& argv, const SpawnOpt
             if (fd < 0 || dup2(fd, target) < 0) e = errno;
         };
         redirect(opts.stdin_path, 0, O_RDONLY);
-        redirect(opts.stdout_path, 1, O_WRONLY | O_CREAT | O_TRUNC);
-        redirect(opts.stderr_path, 2, O_WRONLY | O_CREAT | O_TRUNC);
+        // Appending, never truncating: the path may be a client's own stdout
+        // reopened through /proc/PID/fd/1, whose earlier output must survive.
+        redirect(opts.stdout_path, 1, O_WRONLY | O_CREAT | O_APPEND);
+        redirect(opts.stderr_path, 2, O_WRONLY | O_CREAT | O_APPEND);
         if (e == 0) {
             if (opts.env.empty()) execvp(cargv[0], cargv.data());
             else execvpe(cargv[0], cargv.data(), cenv.data());

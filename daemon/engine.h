@@ -30,7 +30,7 @@ struct SpawnOptions {
     std::vector<std::string> env; // empty: inherit ours
     std::string cwd;              // empty: inherit ours
     // Paths opened for the child's standard streams (empty: inherit ours).
-    // stdout/stderr are created or truncated.
+    // stdout/stderr are created if missing and appended to.
     std::string stdin_path;
     std::string stdout_path;
     std::string stderr_path;

@@ -160,12 +160,16 @@ json RpcMethods::process_attach(const json& params) {
     pid_t pid = get_pid(params);
     if (pid == getpid())
         throw RpcFailure{{rpc::kInvalidParams, "probed cannot trace itself", {{"field", "pid"}}}};
-    size_t threads = unwrap(tracer_.call([pid](Engine& e) -> Result<size_t> {
+    auto attached = tracer_.call([pid](Engine& e) -> Result<size_t> {
         PROBED_TRY(e.attach(pid));
         for (const auto& s : e.process_summaries())
             if (s.pid == pid) return s.threads;
         return size_t{0};
-    }));
+    });
+    if (!attached && attached.error().kind == ErrorKind::InvalidArgument)
+        throw RpcFailure{{rpc::kInvalidParams, attached.error().message,
+                          {{"field", "pid"}, {"kind", "invalid_argument"}}}};
+    size_t threads = unwrap(std::move(attached));
     return {{"pid", pid}, {"threads", threads}};
 }
 

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""End-to-end figures for the daemon path (run by hand, not a test):
+
+  1. events per second delivered to a `probectl --json` subscriber, and
+  2. overhead per call of an entry+return probe traced through probed, against
+     the same probe driven by the engine alone (probe_bench's same-CPU row).
+
+Tracer and tracee share CPU 0 in both paths (probed is started under
+`taskset -c 0`; the target it spawns inherits that); probectl runs on CPU 1.
+
+usage: bench/daemon_bench.py [--build DIR] [--calls N]
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def run_untraced(target, n):
+    out = subprocess.run(["taskset", "-c", "0", target, "boosted", str(n)],
+                         stdout=subprocess.PIPE, check=True).stdout.decode()
+    return int(re.search(r"elapsed_ns (\d+)", out).group(1))
+
+
+def engine_alone(build, n):
+    out = subprocess.run([os.path.join(build, "bench", "probe_bench"), "--calls", str(n)],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout.decode()
+    for line in out.splitlines():
+        if line.startswith("same-cpu") and "boosted" in line:
+            return float(line.split()[-4])  # the ns/call column
+    raise RuntimeError("no same-cpu boosted row in probe_bench output:\n" + out)
+
+
+def through_daemon(build, target, n):
+    tmp = tempfile.mkdtemp(prefix="daemon-bench-")
+    sock = os.path.join(tmp, "probed.sock")
+    daemon = subprocess.Popen(["taskset", "-c", "0", os.path.join(build, "daemon", "probed"),
+                               "--socket", sock, "--foreground", "--log-level", "warn"])
+    try:
+        for _ in range(500):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
+        ctl = subprocess.Popen(["taskset", "-c", "1", os.path.join(build, "client", "probectl"),
+                                "--socket", sock, "--no-autostart", "--json", "run",
+                                "-p", "bench_fn_boosted", "--", target, "boosted", str(n)],
+                               stdout=subprocess.PIPE)
+        events = 0
+        first = last = None
+        loop_ns = None
+        for raw in ctl.stdout:
+            line = raw.decode(errors="replace")
+            if line.startswith("elapsed_ns"):
+                loop_ns = int(line.split()[1])
+                continue
+            if not line.startswith("{"):
+                continue
+            ev = json.loads(line)
+            if ev.get("type") != "return":
+                continue
+            now = time.monotonic()
+            first = first or now
+            last = now
+            events += 1
+        rc = ctl.wait()
+        if rc != 0:
+            raise RuntimeError("probectl run exited %d" % rc)
+        return loop_ns, events, (last - first) if first and last and last > first else None
+    finally:
+        daemon.terminate()
+        daemon.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--calls", type=int, default=50000)
+    args = ap.parse_args()
+    target = os.path.join(args.build, "bench", "bench_target")
+    n = args.calls
+
+    untraced = run_untraced(target, n)
+    loop_ns, events, span = through_daemon(args.build, target, n)
+    if loop_ns is None:
+        sys.exit("daemon_bench: the target printed no timing")
+    daemon_per_call = (loop_ns - untraced) / n
+    engine_per_call = engine_alone(args.build, n)
+
+    print("probed daemon benchmark (x86_64, %d calls of a boosted entry+return probe)" % n)
+    print("events delivered to probectl --json : %d of %d%s" % (events, n, "" if events == n else "  MISSING"))
+    if span:
+        print("delivery rate                       : %.0f events/s" % (events / span))
+    print("overhead per call, engine alone     : %.0f ns" % engine_per_call)
+    print("overhead per call, through probed   : %.0f ns" % daemon_per_call)
+    ratio = daemon_per_call / engine_per_call
+    print("daemon / engine                     : %.2f  (target <= 1.10: %s)" %
+          (ratio, "ok" if ratio <= 1.10 else "MISS"))
+    return 0 if events == n else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
