@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <utility>
 
 namespace probed::client {
@@ -23,6 +24,10 @@ sigset_t watched_set() {
 
 Result<SignalWatcher> SignalWatcher::create() {
     SignalWatcher w;
+    // A signal ignored by whoever started us (a shell's background job has
+    // SIGINT set to SIG_IGN) would be discarded before signalfd saw it, and
+    // Ctrl-C/kill could never make us remove our probes: take them back.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) signal(sig, SIG_DFL);
     sigset_t set = watched_set();
     if (sigprocmask(SIG_BLOCK, &set, &w.previous_) != 0)
         return Error::from_errno("sigprocmask");
