@@ -209,6 +209,7 @@ struct ReturnChecker {
     }
 
     void check(const CallEvent& ev) {
+        if (ev.type == EventType::Exit) return; // the target ending, not a call
         if (ev.type != EventType::Return || ev.probe_id != probe_id) {
             complain(std::string("unexpected ") + event_type_name(ev.type) + " event for probe " +
                      std::to_string(ev.probe_id));

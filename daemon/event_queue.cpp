@@ -10,7 +10,7 @@ namespace probed {
 EventQueue::EventQueue(size_t capacity) : capacity_(capacity) {}
 
 bool EventQueue::push(CallEvent event) {
-    bool was_empty;
+    bool wake_consumer = false;
     {
         std::lock_guard lock(mu_);
         // A process-exit event is never dropped: a client waiting for its
@@ -23,15 +23,22 @@ bool EventQueue::push(CallEvent event) {
             ++dropped_total_;
             return false;
         }
-        was_empty = q_.empty();
+        wake_consumer = std::exchange(consumer_asleep_, false);
         q_.push_back(std::move(event));
     }
     // Notify outside the lock so the woken consumer does not block on it.
     cv_.notify_one();
-    if (was_empty && notify_fd_ >= 0) {
+    if (wake_consumer && notify_fd_ >= 0) {
         uint64_t one = 1;
         (void)!::write(notify_fd_, &one, sizeof one);
     }
+    return true;
+}
+
+bool EventQueue::arm_notify() {
+    std::lock_guard lock(mu_);
+    if (!q_.empty()) return false;
+    consumer_asleep_ = true;
     return true;
 }
 

@@ -27,9 +27,13 @@ public:
     size_t drain(std::vector<CallEvent>& out, size_t max);
 
     size_t size() const;
-    // An eventfd to be written (+1) whenever an event lands in an empty
-    // queue, so a poll()-based consumer wakes without polling the queue.
+    // An eventfd written (+1) when an event arrives while the consumer is
+    // asleep, so a poll()-based consumer wakes without polling the queue.
+    // The write happens on the producer's (tracer's) thread, so it is made
+    // only when needed: the consumer calls arm_notify() just before it
+    // sleeps, and that returns false (do not sleep) if events are waiting.
     void set_notify_fd(int fd) { notify_fd_ = fd; }
+    bool arm_notify();
     size_t capacity() const { return capacity_; }
     uint64_t dropped(uint64_t probe_id) const;
     uint64_t dropped_total() const;
@@ -43,6 +47,7 @@ private:
     std::map<uint64_t, uint64_t> dropped_;
     uint64_t dropped_total_ = 0;
     int notify_fd_ = -1;
+    bool consumer_asleep_ = false; // guarded by mu_
 };
 
 } // namespace probed

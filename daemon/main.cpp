@@ -29,6 +29,7 @@ options:
   --log-level LEVEL   trace, debug, info, warn, error, off (default: info)
   --foreground        stay in the foreground (default: detach once listening)
   --queue N           events buffered between the tracer and clients (default 65536)
+  --tracer-cpu N      pin the tracer thread (and programs it spawns) to CPU N
   --help, --version
 )";
 
@@ -45,6 +46,7 @@ struct Options {
     std::string log_level = "info";
     bool foreground = false;
     size_t queue = 65536;
+    int tracer_cpu = -1;
 };
 
 int usage_error(const std::string& msg) {
@@ -86,6 +88,12 @@ int main(int argc, char** argv) {
             unsigned long long n = v ? std::strtoull(v, &end, 10) : 0;
             if (!v || *end || n == 0) return usage_error("--queue needs a positive number");
             opt.queue = n;
+        } else if (a == "--tracer-cpu") {
+            const char* v = value("--tracer-cpu");
+            char* end = nullptr;
+            long n = v ? std::strtol(v, &end, 10) : -1;
+            if (!v || *end || n < 0) return usage_error("--tracer-cpu needs a CPU number");
+            opt.tracer_cpu = static_cast<int>(n);
         } else {
             return usage_error("unknown option " + a);
         }
@@ -133,7 +141,7 @@ int main(int argc, char** argv) {
     info.started_ns = probed::monotonic_ns();
     int status = 0;
     {
-        probed::TracerThread tracer(events);
+        probed::TracerThread tracer(events, opt.tracer_cpu);
         probed::RpcServer server(tracer, events, info);
         if (auto r = server.listen(opt.socket); !r) {
             spdlog::error("{}", r.error().message);

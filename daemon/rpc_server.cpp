@@ -86,8 +86,9 @@ void RpcServer::run(int stop_fd) {
             fds.push_back({c->sock.get(), want, 0});
             ids.push_back(id);
         }
-        // The timeout catches drops counted in the queue while nothing arrives.
-        int n = poll(fds.data(), fds.size(), 200);
+        // The timeout catches drops counted in the queue while nothing
+        // arrives; with events already waiting we only look, not sleep.
+        int n = poll(fds.data(), fds.size(), events_.arm_notify() ? 200 : 0);
         if (n < 0 && errno != EINTR) {
             spdlog::error("poll: {}", std::strerror(errno));
             return;
@@ -224,11 +225,6 @@ void RpcServer::deliver_events() {
             ++info_.events_delivered;
         }
         if (ev.type == EventType::Exit) methods_.process_ended(ev.pid);
-    }
-    // More than a round's worth pending: come back at once.
-    if (batch.size() == kEventsPerRound) {
-        uint64_t one = 1;
-        (void)!write(event_fd_.get(), &one, sizeof one);
     }
 }
 

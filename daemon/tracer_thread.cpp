@@ -5,11 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sched.h>
+
 #include <csignal>
+#include <cstring>
 
 namespace probed {
 
-TracerThread::TracerThread(EventQueue& events) : events_(events) {
+TracerThread::TracerThread(EventQueue& events, int cpu) : events_(events), cpu_(cpu) {
     std::promise<void> ready;
     auto started = ready.get_future();
     thread_ = std::thread([this, &ready] { run(ready); });
@@ -69,6 +72,14 @@ void TracerThread::run(std::promise<void>& ready) {
     sigemptyset(&wake_set);
     sigaddset(&wake_set, Engine::kWakeSignal);
     pthread_sigmask(SIG_UNBLOCK, &wake_set, nullptr);
+    pthread_setname_np(pthread_self(), "probed-tracer");
+    if (cpu_ >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu_, &set);
+        if (sched_setaffinity(0, sizeof set, &set) != 0)
+            spdlog::warn("cannot pin the tracer to CPU {}: {}", cpu_, std::strerror(errno));
+    }
     {
         Engine engine(events_);
         tid_ = static_cast<pid_t>(syscall(SYS_gettid));

@@ -20,7 +20,9 @@ namespace probed {
 
 class TracerThread {
 public:
-    explicit TracerThread(EventQueue& events);
+    // cpu >= 0 pins the tracer thread (and so the programs it spawns) to
+    // that CPU: sharing a CPU with the tracee is the cheapest placement.
+    explicit TracerThread(EventQueue& events, int cpu = -1);
     ~TracerThread(); // stop()
     TracerThread(const TracerThread&) = delete;
     TracerThread& operator=(const TracerThread&) = delete;
@@ -53,6 +55,7 @@ private:
     bool run_pending(Engine& engine);
 
     EventQueue& events_;
+    int cpu_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::function<void(Engine&)>> work_;
