@@ -16,22 +16,6 @@ using namespace probed::testing;
 
 namespace {
 
-// Starts a target untraced, with stdout to `out`, and waits for its "ready" line.
-pid_t start_untraced(const std::vector<std::string>& argv, const std::string& out) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        std::vector<char*> a;
-        for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-        a.push_back(nullptr);
-        execv(a[0], a.data());
-        _exit(127);
-    }
-    for (int i = 0; i < 500 && read_file(out).find("ready") == std::string::npos; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    return pid;
-}
 
 int reap(pid_t pid) {
     int st = 0;

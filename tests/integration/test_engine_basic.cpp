@@ -11,17 +11,6 @@
 using namespace probed;
 using namespace probed::testing;
 
-namespace {
-
-ProbeSpec spec(pid_t pid, const std::string& target, ProbeKind kind = ProbeKind::Return) {
-    ProbeSpec s;
-    s.pid = pid;
-    s.target = target;
-    s.kind = kind;
-    return s;
-}
-
-} // namespace
 
 TEST_CASE("single-thread loop: every call reported with args and return value") {
     for (const char* variant : {"probe_target_pie_O0", "probe_target_pie_O2", "probe_target_nopie",
@@ -33,7 +22,7 @@ TEST_CASE("single-thread loop: every call reported with args and return value") 
         opts.stdout_path = out;
         auto pid = s.engine.spawn({target_path(variant), "loop", "500"}, opts);
         REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-        auto probe = s.engine.add_probe(spec(*pid, "work", ProbeKind::Call));
+        auto probe = s.engine.add_probe(probe_spec(*pid, "work", ProbeKind::Call));
         REQUIRE_MESSAGE(probe.ok(), probe.error().message);
         REQUIRE(s.engine.resume(*pid).ok());
         int st = s.run_until_exit(*pid);
@@ -65,7 +54,7 @@ TEST_CASE("recursion 1000 deep: every return value right, innermost first") {
     auto pid = s.engine.spawn({target_path("probe_target_pie_O0"), "recurse", "1000"},
                               quiet_spawn());
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    auto probe = s.engine.add_probe(spec(*pid, "recurse"));
+    auto probe = s.engine.add_probe(probe_spec(*pid, "recurse"));
     REQUIRE_MESSAGE(probe.ok(), probe.error().message);
     REQUIRE(s.engine.resume(*pid).ok());
     int st = s.run_until_exit(*pid);
@@ -86,7 +75,7 @@ TEST_CASE("libc:getpid returns the target's own pid") {
     opts.stdout_path = out;
     auto pid = s.engine.spawn({target_path("probe_target_pie_O2"), "getpid", "50"}, opts);
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    auto probe = s.engine.add_probe(spec(*pid, "libc:getpid"));
+    auto probe = s.engine.add_probe(probe_spec(*pid, "libc:getpid"));
     REQUIRE_MESSAGE(probe.ok(), probe.error().message);
     CHECK(probe->module.find("libc") != std::string::npos);
     REQUIRE(s.engine.resume(*pid).ok());
@@ -108,12 +97,12 @@ TEST_CASE("a stripped executable is probed through its build-id debuginfo") {
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
 
     unsetenv("PROBED_DEBUGINFO_PATH");
-    auto without = s.engine.add_probe(spec(*pid, "work"));
+    auto without = s.engine.add_probe(probe_spec(*pid, "work"));
     REQUIRE_FALSE(without.ok());
     CHECK(without.error().kind == ErrorKind::NotFound);
 
     setenv("PROBED_DEBUGINFO_PATH", debug_root, 1);
-    auto probe = s.engine.add_probe(spec(*pid, "work"));
+    auto probe = s.engine.add_probe(probe_spec(*pid, "work"));
     unsetenv("PROBED_DEBUGINFO_PATH");
     REQUIRE_MESSAGE(probe.ok(), probe.error().message);
     REQUIRE(s.engine.resume(*pid).ok());
@@ -128,7 +117,7 @@ TEST_CASE("memory reads through the engine never show our breakpoints") {
     auto pid = s.engine.spawn({target_path("probe_target_pie_O2"), "loop", "5"},
                               quiet_spawn());
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    auto probe = s.engine.add_probe(spec(*pid, "work"));
+    auto probe = s.engine.add_probe(probe_spec(*pid, "work"));
     REQUIRE(probe.ok());
     auto hidden = s.engine.read_memory(*pid, probe->address - 2, 8);
     REQUIRE_MESSAGE(hidden.ok(), hidden.error().message);

@@ -15,33 +15,6 @@
 using namespace probed;
 using namespace probed::testing;
 
-namespace {
-
-ProbeSpec spec_for(pid_t pid, const std::string& target, ProbeKind kind = ProbeKind::Return) {
-    ProbeSpec s;
-    s.pid = pid;
-    s.target = target;
-    s.kind = kind;
-    return s;
-}
-
-pid_t start_untraced(const std::vector<std::string>& argv, const std::string& out) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        std::vector<char*> a;
-        for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-        a.push_back(nullptr);
-        execv(a[0], a.data());
-        _exit(127);
-    }
-    for (int i = 0; i < 500 && read_file(out).find("ready") == std::string::npos; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    return pid;
-}
-
-} // namespace
 
 TEST_CASE("longjmp out of probed frames: reported as longjmp, never used to return") {
     TraceSession s;
@@ -51,8 +24,8 @@ TEST_CASE("longjmp out of probed frames: reported as longjmp, never used to retu
     const std::string exe = target_path("probe_target_pie_O2");
     auto pid = s.engine.spawn({exe, "longjmp", "10"}, opts);
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    auto jumper = s.engine.add_probe(spec_for(*pid, "jumper"));
-    auto deep = s.engine.add_probe(spec_for(*pid, "deep"));
+    auto jumper = s.engine.add_probe(probe_spec(*pid, "jumper"));
+    auto deep = s.engine.add_probe(probe_spec(*pid, "deep"));
     REQUIRE(jumper.ok());
     REQUIRE(deep.ok());
     REQUIRE(s.engine.resume(*pid).ok());
@@ -87,7 +60,7 @@ TEST_CASE("float return values through xmm0") {
     auto pid = s.engine.spawn({target_path("probe_target_pie_O2"), "float", "20"},
                               quiet_spawn());
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    ProbeSpec spec = spec_for(*pid, "halve");
+    ProbeSpec spec = probe_spec(*pid, "halve");
     spec.capture.float_retval = true;
     auto probe = s.engine.add_probe(spec);
     REQUIRE(probe.ok());
@@ -108,7 +81,7 @@ TEST_CASE("fork children are scrubbed and released; vfork children are traced un
     opts.stdout_path = out;
     auto pid = s.engine.spawn({target_path("probe_target_pie_O0"), "fork", "20"}, opts);
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    auto probe = s.engine.add_probe(spec_for(*pid, "work"));
+    auto probe = s.engine.add_probe(probe_spec(*pid, "work"));
     REQUIRE(probe.ok());
     REQUIRE(s.engine.resume(*pid).ok());
     int st = s.run_until_exit(*pid);
@@ -135,7 +108,7 @@ TEST_CASE("exec replaces the image: probes go, the new program runs untouched") 
     const std::string exe = target_path("probe_target_pie_O2");
     auto pid = s.engine.spawn({exe, "exec", "10"}, opts);
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    auto probe = s.engine.add_probe(spec_for(*pid, "work"));
+    auto probe = s.engine.add_probe(probe_spec(*pid, "work"));
     REQUIRE(probe.ok());
     REQUIRE(s.engine.resume(*pid).ok());
     int st = s.run_until_exit(*pid);
@@ -154,7 +127,7 @@ TEST_CASE("detach with calls in flight restores their return addresses") {
     {
         TraceSession s;
         REQUIRE(s.engine.attach(pid).ok());
-        auto probe = s.engine.add_probe(spec_for(pid, "napper"));
+        auto probe = s.engine.add_probe(probe_spec(pid, "napper"));
         REQUIRE(probe.ok());
         s.pump_for(std::chrono::milliseconds(150));
         REQUIRE(s.engine.detach(pid).ok());
@@ -185,8 +158,8 @@ TEST_CASE("probes removed and re-added while the program runs") {
         TraceSession s;
         REQUIRE(s.engine.attach(pid).ok());
         for (int round = 0; round < 5; ++round) {
-            auto a = s.engine.add_probe(spec_for(pid, "work"));
-            auto b = s.engine.add_probe(spec_for(pid, "work", ProbeKind::Entry));
+            auto a = s.engine.add_probe(probe_spec(pid, "work"));
+            auto b = s.engine.add_probe(probe_spec(pid, "work", ProbeKind::Entry));
             REQUIRE(a.ok());
             REQUIRE(b.ok());
             CHECK(a->address == b->address);
@@ -243,7 +216,7 @@ TEST_CASE("attach and detach 30 times while the target calls the probed function
             MESSAGE("attach stopped after ", rounds, " rounds: ", attached.error().message);
             break; // finished already
         }
-        auto probe = s.engine.add_probe(spec_for(pid, "work", ProbeKind::Call));
+        auto probe = s.engine.add_probe(probe_spec(pid, "work", ProbeKind::Call));
         REQUIRE_MESSAGE(probe.ok(), probe.error().message);
         s.pump_for(std::chrono::milliseconds(5 + rounds % 7));
         REQUIRE(s.engine.detach(pid).ok());

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <stdexcept>
 
 namespace probed::testing {
@@ -34,11 +35,10 @@ SpawnOptions quiet_spawn() {
     return o;
 }
 
-std::string run_untraced(const std::vector<std::string>& argv) {
-    std::string out = temp_path("untraced");
+pid_t start_untraced(const std::vector<std::string>& argv, const std::string& out_path) {
     pid_t pid = fork();
     if (pid == 0) {
-        int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 1);
         std::vector<char*> a;
         for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
@@ -46,11 +46,28 @@ std::string run_untraced(const std::vector<std::string>& argv) {
         execv(a[0], a.data());
         _exit(127);
     }
+    bool announces = argv.size() > 1 && (argv[1] == "slow" || argv[1] == "signals" || argv[1] == "nap");
+    for (int i = 0; announces && i < 500 && read_file(out_path).find("ready") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return pid;
+}
+
+std::string run_untraced(const std::vector<std::string>& argv) {
+    std::string out = temp_path("untraced");
+    pid_t pid = start_untraced(argv, out);
     int st = 0;
     waitpid(pid, &st, 0);
     std::string text = read_file(out);
     unlink(out.c_str());
     return text;
+}
+
+ProbeSpec probe_spec(pid_t pid, const std::string& target, ProbeKind kind) {
+    ProbeSpec s;
+    s.pid = pid;
+    s.target = target;
+    s.kind = kind;
+    return s;
 }
 
 TraceSession::TraceSession() {

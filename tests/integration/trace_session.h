@@ -14,10 +14,14 @@ namespace probed::testing {
 // Path of a program built in tests/targets (PROBED_TARGETS_DIR is set by meson).
 std::string target_path(const std::string& name);
 
+// Starts a command untraced with stdout to `out_path`; if it announces
+// itself with a "ready" line, waits for that line.
+pid_t start_untraced(const std::vector<std::string>& argv, const std::string& out_path);
 // Runs a command without tracing and returns its stdout.
 std::string run_untraced(const std::vector<std::string>& argv);
 std::string read_file(const std::string& path);
 std::string temp_path(const std::string& tag);
+ProbeSpec probe_spec(pid_t pid, const std::string& target, ProbeKind kind = ProbeKind::Return);
 // Spawn options that send the target's stdout to /dev/null.
 SpawnOptions quiet_spawn();
 
