@@ -176,6 +176,7 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     leader.run = ThreadState::Run::Running;
     proc.sites.clear();
     proc.retired_sites.clear();
+    proc.step_guards.clear();
     proc.trampoline = 0;
     for (auto pit = probes_.begin(); pit != probes_.end();) {
         if (pit->second.info.pid == proc.pid) {
@@ -200,7 +201,18 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
             resume_thread(t, sig);
             return;
         }
-        // Hold a signal that arrives mid-step; it is delivered right after.
+        if (regs && regs->rip == t.step_slot) {
+            // The signal came before the displaced instruction ran. Deliver it
+            // now, as the program would have seen it; when the handler
+            // returns, the instruction runs from the slot without stepping and
+            // the guard trap after it brings the thread back (below). Holding
+            // it instead would lose all but one of several queued signals.
+            proc.step_guards[t.step_slot + t.step_insn.length] =
+                t.step_insn.address + t.step_insn.length;
+            t.run = ThreadState::Run::Running;
+            resume_thread(t, sig);
+            return;
+        }
         if (t.held_signal == 0) t.held_signal = sig;
         else spdlog::warn("tid {}: signal {} lost while stepping", t.tid, sig);
         resume_thread(t);
@@ -222,6 +234,11 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
         if (auto it = proc.sites.find(bp); it != proc.sites.end()) {
             ++counters_.entry_hits;
             on_entry_hit(proc, t, it->second, *regs);
+            return;
+        }
+        if (auto g = proc.step_guards.find(bp); g != proc.step_guards.end()) {
+            (void)x86::set_pc(t.tid, g->second);
+            resume_thread(t);
             return;
         }
         if (proc.retired_sites.count(bp) && !proc.breakpoints->contains(bp)) {

@@ -67,6 +67,10 @@ struct ProcessState {
     // Breakpoints removed while threads ran: a thread may already have
     // trapped on one, and its stop must be rewound, not passed to the program.
     std::set<uint64_t> retired_sites;
+    // Stepped slots end in a trap (the guard). A thread that takes a signal
+    // before its step runs is let go into the handler and later executes the
+    // slot natively; reaching the guard sends it on: guard -> resume address.
+    std::map<uint64_t, uint64_t> step_guards;
     std::optional<int> exit_status; // set once the whole process is gone
 };
 

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <csignal>
 #include <string>
 
 using namespace probed;
@@ -126,4 +127,33 @@ TEST_CASE("probing inside an instruction, data and unknown names is refused clea
     int st = s.run_until_exit(*pid);
     REQUIRE(WIFEXITED(st));
     CHECK(WEXITSTATUS(st) == 0);
+}
+
+TEST_CASE("signals arriving while a stepped slot single-steps are delivered once each") {
+    TraceSession s;
+    std::string out = temp_path("stepsig");
+    SpawnOptions opts;
+    opts.stdout_path = out;
+    auto pid = s.engine.spawn({target_path("insn_kinds"), "30000", "signals"}, opts);
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    auto probe = s.engine.add_probe(probe_spec(*pid, "kind_indirect_call"));
+    REQUIRE(probe.ok());
+    REQUIRE(probe->strategy == arch::Strategy::Stepped);
+    REQUIRE(s.engine.resume(*pid).ok());
+    constexpr int kSignals = 300;
+    int sent = 0;
+    while (sent < kSignals && !s.engine.exit_status(*pid)) {
+        // Hit the step window as often as chance allows: a signal between
+        // every few stops, while the loop runs.
+        if (s.engine.pump(10) > 0 && kill(*pid, SIGRTMIN) == 0) ++sent;
+        s.collect();
+    }
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    std::string text = read_file(out);
+    CHECK(text == "ready\nstepped 30000 bad 0 signals " + std::to_string(sent) + "\n");
+    CHECK(sent == kSignals);
+    CHECK(s.engine.counters().steps >= 30000);
+    unlink(out.c_str());
 }

@@ -1,6 +1,14 @@
 // Calls each function of insn_kinds.S and prints what it returned.
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t rt_signals;
+static void on_rt_signal(int sig) {
+    (void)sig;
+    rt_signals = rt_signals + 1;
+}
 
 long kind_nop(long), kind_endbr64(long), kind_push(long), call_mov_rbp_rsp(long);
 long kind_sub_rsp(long), kind_add_rsp(long), kind_jmp(long), kind_call(long);
@@ -8,6 +16,17 @@ long call_jcc(long), kind_riprel(long), kind_xor(long), kind_indirect_call(long)
 
 int main(int argc, char** argv) {
     long n = argc > 1 ? atol(argv[1]) : 3;
+    // "signals": only the stepped kind, in a loop, counting real-time signals
+    // (they queue, so every one sent must arrive exactly once).
+    if (argc > 2 && !strcmp(argv[2], "signals")) {
+        signal(SIGRTMIN, on_rt_signal);
+        printf("ready\n");
+        fflush(stdout);
+        long wrong = 0;
+        for (long i = 0; i < n; ++i) wrong += kind_indirect_call(i) != i + 7;
+        printf("stepped %ld bad %ld signals %d\n", n, wrong, (int)rt_signals);
+        return wrong != 0;
+    }
     long bad = 0;
     for (long i = 0; i < n; ++i) {
         bad += kind_nop(i) != i + 1;
