@@ -78,6 +78,7 @@ public:
     std::vector<pid_t> list_processes() const;
     std::vector<ProcessSummary> process_summaries() const;
     bool tracing(pid_t pid) const { return procs_.count(pid) != 0; }
+    bool tracing_any() const { return !procs_.empty(); }
     // Raw wait status of a traced process that has ended.
     std::optional<int> exit_status(pid_t pid) const;
 

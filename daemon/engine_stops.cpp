@@ -148,8 +148,6 @@ void Engine::on_event_stop(ProcessState& proc, ThreadState& t, int event) {
 void Engine::on_exec(ProcessState& proc, pid_t tid) {
     // The old address space is gone: our breakpoints, slots and hijacked
     // return addresses went with it. Probes on it can no longer fire.
-    unsigned long former = 0;
-    ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &former);
     // Calls in flight in the old image never return: report them (as the
     // threads' end) before the old threads and sites are forgotten.
     std::vector<pid_t> others;

@@ -87,7 +87,7 @@ void TracerThread::run(std::promise<void>& ready) {
         while (!stopping_) {
             run_pending(engine);
             if (stopping_) break;
-            if (engine.list_processes().empty()) {
+            if (!engine.tracing_any()) {
                 // Nothing traced: reap children we spawned and let go of.
                 while (waitpid(-1, nullptr, __WALL | WNOHANG) > 0) {}
                 std::unique_lock lock(mu_);
