@@ -220,7 +220,7 @@ void RpcServer::deliver_events() {
             }
             // The gap is reported where it happened, before the next event.
             if (!c->dropped.empty()) append_drop_notices(*c);
-            if (line.empty()) line = rpc::to_line(rpc::notification("event", event_to_json(ev)));
+            if (line.empty()) line = event_notification_line(ev);
             c->out += line;
             ++info_.events_delivered;
         }

@@ -122,16 +122,18 @@ TEST_CASE("signal handlers run probed code; SIGSTOP/SIGCONT job control keeps wo
     }
     // Job control: the process really stops, and continues on SIGCONT.
     kill(pid, SIGSTOP);
-    s.pump_for(std::chrono::milliseconds(50));
-    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    auto state_at = stat.rfind(')') + 2;
-    CHECK(stat[state_at] == 't'); // traced and stopped (group-stop, listened)
+    auto state = [&] {
+        std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+        return stat[stat.rfind(')') + 2];
+    };
+    // Traced and stopped: the group-stop was listened to, not resumed.
+    CHECK(s.pump_until([&] { return state() == 't'; }, std::chrono::milliseconds(5000)));
     size_t before = s.returns_of(probe->id).size();
     s.pump_for(std::chrono::milliseconds(50));
     CHECK(s.returns_of(probe->id).size() == before); // nothing ran while stopped
+    CHECK(state() == 't');
     kill(pid, SIGCONT);
-    s.pump_for(std::chrono::milliseconds(50));
-    CHECK(s.returns_of(probe->id).size() > before);
+    CHECK(s.pump_until([&] { return s.returns_of(probe->id).size() > before; }));
 
     int st = s.run_until_exit(pid);
     // The session saw the exit first (it traces the process); reap it too.

@@ -151,9 +151,9 @@ TEST_CASE("detach with calls in flight restores their return addresses") {
 
 TEST_CASE("probes removed and re-added while the program runs") {
     const std::string exe = target_path("probe_target_pie_O2");
-    std::string expected = run_untraced({exe, "slow", "300"});
+    std::string expected = run_untraced({exe, "slow", "1000"});
     std::string out = temp_path("readd");
-    pid_t pid = start_untraced({exe, "slow", "300"}, out);
+    pid_t pid = start_untraced({exe, "slow", "1000"}, out);
     {
         TraceSession s;
         REQUIRE(s.engine.attach(pid).ok());
@@ -163,7 +163,8 @@ TEST_CASE("probes removed and re-added while the program runs") {
             REQUIRE(a.ok());
             REQUIRE(b.ok());
             CHECK(a->address == b->address);
-            s.pump_for(std::chrono::milliseconds(30));
+            // Until both fired a few times (not a fixed time: CI machines are busy).
+            REQUIRE(s.pump_until([&] { return s.returns_of(a->id).size() > 3; }));
             REQUIRE(s.engine.remove_probe(a->id).ok());
             CHECK(s.engine.remove_probe(a->id).error().kind == ErrorKind::NotFound);
             s.pump_for(std::chrono::milliseconds(10));
@@ -172,7 +173,6 @@ TEST_CASE("probes removed and re-added while the program runs") {
             size_t seen = s.events.size();
             s.pump_for(std::chrono::milliseconds(20));
             CHECK(s.events.size() == seen); // nothing fires once removed
-            CHECK(s.returns_of(a->id).size() > 3);
             CHECK(s.entries_of(b->id).size() > 3);
         }
         CHECK(s.engine.list_probes().empty());

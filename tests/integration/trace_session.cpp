@@ -98,6 +98,16 @@ void TraceSession::pump_for(std::chrono::milliseconds duration) {
     }
 }
 
+bool TraceSession::pump_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        engine.pump(10);
+        collect();
+    }
+    return true;
+}
+
 std::vector<CallEvent> TraceSession::returns_of(uint64_t probe_id) const {
     std::vector<CallEvent> out;
     for (const auto& e : events)

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct TraceSession {
     int run_until_exit(pid_t pid, std::chrono::seconds timeout = std::chrono::seconds(60));
     // Pumps for `duration`, collecting events.
     void pump_for(std::chrono::milliseconds duration);
+    // Pumps until pred() holds (true) or `timeout` passes (false).
+    bool pump_until(const std::function<bool()>& pred,
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
     void collect();
 
     std::vector<CallEvent> returns_of(uint64_t probe_id) const;
