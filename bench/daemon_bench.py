@@ -6,8 +6,8 @@
      the same probe driven by the engine alone (probe_bench's same-CPU row).
 
 Tracer and tracee share CPU 0 in both paths (`probed --tracer-cpu 0`; the
-target it spawns inherits the tracer's CPU); the daemon's RPC thread and
-probectl are left to the scheduler.
+target it spawns inherits the tracer's CPU); the daemon's RPC thread, probectl
+and this script run on the other CPUs.
 
 usage: bench/daemon_bench.py [--build DIR] [--calls N]
 """
@@ -38,6 +38,12 @@ def engine_alone(build, n):
 
 
 def through_daemon(build, target, n):
+    # Everything but the tracer and its tracee stays off CPU 0 (this script
+    # and probectl included), as the engine-alone row has CPU 0 to itself.
+    cpus = sorted(os.sched_getaffinity(0))
+    rest = [c for c in cpus if c != 0] or cpus
+    os.sched_setaffinity(0, rest)
+    others = ["taskset", "-c", ",".join(map(str, rest))]
     tmp = tempfile.mkdtemp(prefix="daemon-bench-")
     sock = os.path.join(tmp, "probed.sock")
     daemon = subprocess.Popen([os.path.join(build, "daemon", "probed"), "--tracer-cpu", "0",
@@ -47,7 +53,7 @@ def through_daemon(build, target, n):
             if os.path.exists(sock):
                 break
             time.sleep(0.01)
-        ctl = subprocess.Popen([os.path.join(build, "client", "probectl"),
+        ctl = subprocess.Popen([*others, os.path.join(build, "client", "probectl"),
                                 "--socket", sock, "--no-autostart", "--json", "run",
                                 "-p", "bench_fn_boosted", "--", target, "boosted", str(n)],
                                stdout=subprocess.PIPE)

@@ -7,6 +7,7 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sched.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -142,6 +143,16 @@ int main(int argc, char** argv) {
     int status = 0;
     {
         probed::TracerThread tracer(events, opt.tracer_cpu);
+        if (opt.tracer_cpu >= 0) {
+            // Keep this (RPC) thread off the tracer's CPU: the scheduler likes
+            // to wake it where the tracer just signalled it, right between
+            // the tracer and its tracee.
+            cpu_set_t set;
+            if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 1) {
+                CPU_CLR(opt.tracer_cpu, &set);
+                sched_setaffinity(0, sizeof set, &set);
+            }
+        }
         probed::RpcServer server(tracer, events, info);
         if (auto r = server.listen(opt.socket); !r) {
             spdlog::error("{}", r.error().message);
