@@ -57,7 +57,7 @@ namespace {
 void on_wake_signal(int) {}
 } // namespace
 
-Engine::Engine(EventQueue& events) : events_(events), owner_tid_(gettid()) {
+Engine::Engine(EventQueue& events) : events_(events) {
     struct sigaction sa {};
     sa.sa_handler = on_wake_signal;
     sigemptyset(&sa.sa_mask);
@@ -344,7 +344,7 @@ int Engine::pump(int timeout_ms) {
     pid_t tid;
     if (timeout_ms < 0) {
         // Blocking in waitpid itself is the cheapest wake-up there is: the
-        // stop returns straight into our hands. wake() interrupts it.
+        // stop returns straight into our hands. kWakeSignal interrupts it.
         tid = waitpid(-1, &raw, __WALL);
         if (tid <= 0) return 0;
         dispatch(tid, WaitStatus(raw));
@@ -366,13 +366,6 @@ int Engine::pump(int timeout_ms) {
     if (tid <= 0) return 0;
     dispatch(tid, WaitStatus(raw));
     return 1;
-}
-
-void Engine::wake() {
-    // Interrupts a pump(-1) blocked in waitpid (the handler is installed
-    // without SA_RESTART). A wake that lands just before the waitpid is not
-    // seen: callers that need certainty repeat it until answered.
-    tgkill(getpid(), owner_tid_, kWakeSignal);
 }
 
 } // namespace probed

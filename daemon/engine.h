@@ -84,11 +84,11 @@ public:
 
     // Waits up to timeout_ms for a tracee stop and handles it; returns the
     // number handled (0 or 1; call again to drain). With -1 it blocks in
-    // waitpid until a stop or wake(), the lowest-latency mode.
+    // waitpid until a stop or until kWakeSignal reaches the owning thread
+    // (TracerThread sends it), the lowest-latency mode.
     int pump(int timeout_ms);
-    // From any thread: makes a pump(-1) in progress return. Uses kWakeSignal,
-    // whose handler the Engine installs.
-    void wake();
+    // Interrupts a pump(-1) when sent to the owning thread: the Engine
+    // installs a handler for it without SA_RESTART, so waitpid returns EINTR.
     static constexpr int kWakeSignal = SIGUSR2;
     const EngineCounters& counters() const { return counters_; }
 
@@ -141,7 +141,6 @@ private:
     void restore_return_addresses(ProcessState& proc);
 
     EventQueue& events_;
-    pid_t owner_tid_;
     UniqueFd sigchld_fd_;
     std::map<pid_t, std::unique_ptr<ProcessState>> procs_;
     std::unordered_map<pid_t, pid_t> tid_owner_;
