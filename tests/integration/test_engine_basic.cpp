@@ -18,9 +18,7 @@ TEST_CASE("single-thread loop: every call reported with args and return value") 
         CAPTURE(variant);
         TraceSession s;
         std::string out = temp_path("loop");
-        SpawnOptions opts;
-        opts.stdout_path = out;
-        auto pid = s.engine.spawn({target_path(variant), "loop", "500"}, opts);
+        auto pid = s.engine.spawn({target_path(variant), "loop", "500"}, output_to(out));
         REQUIRE_MESSAGE(pid.ok(), pid.error().message);
         auto probe = s.engine.add_probe(probe_spec(*pid, "work", ProbeKind::Call));
         REQUIRE_MESSAGE(probe.ok(), probe.error().message);
@@ -71,9 +69,7 @@ TEST_CASE("recursion 1000 deep: every return value right, innermost first") {
 TEST_CASE("libc:getpid returns the target's own pid") {
     TraceSession s;
     std::string out = temp_path("getpid");
-    SpawnOptions opts;
-    opts.stdout_path = out;
-    auto pid = s.engine.spawn({target_path("probe_target_pie_O2"), "getpid", "50"}, opts);
+    auto pid = s.engine.spawn({target_path("probe_target_pie_O2"), "getpid", "50"}, output_to(out));
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     auto probe = s.engine.add_probe(probe_spec(*pid, "libc:getpid"));
     REQUIRE_MESSAGE(probe.ok(), probe.error().message);

@@ -56,9 +56,7 @@ TEST_CASE("every simulated, boosted and stepped first instruction keeps the prog
     constexpr int kCalls = 25;
     TraceSession s;
     std::string out = temp_path("kinds");
-    SpawnOptions opts;
-    opts.stdout_path = out;
-    auto pid = s.engine.spawn({target_path("insn_kinds"), std::to_string(kCalls)}, opts);
+    auto pid = s.engine.spawn({target_path("insn_kinds"), std::to_string(kCalls)}, output_to(out));
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
 
     std::map<uint64_t, std::string> by_id;
@@ -132,9 +130,7 @@ TEST_CASE("probing inside an instruction, data and unknown names is refused clea
 TEST_CASE("signals arriving while a stepped slot single-steps are delivered once each") {
     TraceSession s;
     std::string out = temp_path("stepsig");
-    SpawnOptions opts;
-    opts.stdout_path = out;
-    auto pid = s.engine.spawn({target_path("insn_kinds"), "30000", "signals"}, opts);
+    auto pid = s.engine.spawn({target_path("insn_kinds"), "30000", "signals"}, output_to(out));
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     auto probe = s.engine.add_probe(probe_spec(*pid, "kind_indirect_call"));
     REQUIRE(probe.ok());

@@ -19,10 +19,8 @@ using namespace probed::testing;
 TEST_CASE("longjmp out of probed frames: reported as longjmp, never used to return") {
     TraceSession s;
     std::string out = temp_path("longjmp");
-    SpawnOptions opts;
-    opts.stdout_path = out;
     const std::string exe = target_path("probe_target_pie_O2");
-    auto pid = s.engine.spawn({exe, "longjmp", "10"}, opts);
+    auto pid = s.engine.spawn({exe, "longjmp", "10"}, output_to(out));
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     auto jumper = s.engine.add_probe(probe_spec(*pid, "jumper"));
     auto deep = s.engine.add_probe(probe_spec(*pid, "deep"));
@@ -77,9 +75,7 @@ TEST_CASE("float return values through xmm0") {
 TEST_CASE("fork children are scrubbed and released; vfork children are traced until they exit") {
     TraceSession s;
     std::string out = temp_path("fork");
-    SpawnOptions opts;
-    opts.stdout_path = out;
-    auto pid = s.engine.spawn({target_path("probe_target_pie_O0"), "fork", "20"}, opts);
+    auto pid = s.engine.spawn({target_path("probe_target_pie_O0"), "fork", "20"}, output_to(out));
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     auto probe = s.engine.add_probe(probe_spec(*pid, "work"));
     REQUIRE(probe.ok());
@@ -103,10 +99,8 @@ TEST_CASE("fork children are scrubbed and released; vfork children are traced un
 TEST_CASE("exec replaces the image: probes go, the new program runs untouched") {
     TraceSession s;
     std::string out = temp_path("exec");
-    SpawnOptions opts;
-    opts.stdout_path = out;
     const std::string exe = target_path("probe_target_pie_O2");
-    auto pid = s.engine.spawn({exe, "exec", "10"}, opts);
+    auto pid = s.engine.spawn({exe, "exec", "10"}, output_to(out));
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     auto probe = s.engine.add_probe(probe_spec(*pid, "work"));
     REQUIRE(probe.ok());
@@ -127,18 +121,23 @@ TEST_CASE("detach with calls in flight restores their return addresses") {
     {
         TraceSession s;
         REQUIRE(s.engine.attach(pid).ok());
-        auto probe = s.engine.add_probe(probe_spec(pid, "napper"));
+        auto probe = s.engine.add_probe(probe_spec(pid, "napper", ProbeKind::Call));
         REQUIRE(probe.ok());
-        s.pump_for(std::chrono::milliseconds(150));
+        // Detach inside a call: napper has entered (and sleeps 20 ms) but not returned.
+        REQUIRE(s.pump_until([&] {
+            return s.returns_of(probe->id).size() >= 2 &&
+                   s.entries_of(probe->id).size() > s.returns_of(probe->id).size();
+        }));
         REQUIRE(s.engine.detach(pid).ok());
         s.collect();
         auto rets = s.returns_of(probe->id);
-        REQUIRE(rets.size() >= 2);
-        // napper sleeps 20 ms per call: one is almost surely in flight.
-        // The last call is in flight unless detach caught the thread between two calls.
-        if (rets.back().exit != ExitKind::Return) CHECK(rets.back().exit == ExitKind::Detach);
-        for (const auto& r : rets)
-            if (r.exit == ExitKind::Return) CHECK(*r.retval == r.args[0] * 2);
+        REQUIRE(rets.size() >= 3);
+        CHECK(rets.back().exit == ExitKind::Detach);
+        CHECK(rets.back().args[0] == s.entries_of(probe->id).back().args[0]);
+        for (size_t i = 0; i + 1 < rets.size(); ++i) {
+            CHECK(rets[i].exit == ExitKind::Return);
+            CHECK(*rets[i].retval == rets[i].args[0] * 2);
+        }
     }
     int st = 0;
     waitpid(pid, &st, 0);

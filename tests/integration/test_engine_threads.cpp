@@ -16,11 +16,9 @@ TEST_CASE("8 threads x 20000 calls: exact count, every return value right") {
         CAPTURE(variant);
         TraceSession s;
         std::string out = temp_path("threads");
-        SpawnOptions opts;
-        opts.stdout_path = out;
         auto pid = s.engine.spawn({target_path(variant), "threads", std::to_string(kCalls),
                                    std::to_string(kThreads)},
-                                  opts);
+                                  output_to(out));
         REQUIRE_MESSAGE(pid.ok(), pid.error().message);
         ProbeSpec spec;
         spec.pid = *pid;

@@ -29,9 +29,9 @@ std::string temp_path(const std::string& tag) {
     return "/tmp/probed-test-" + std::to_string(getpid()) + "-" + tag;
 }
 
-SpawnOptions quiet_spawn() {
+SpawnOptions output_to(const std::string& path) {
     SpawnOptions o;
-    o.stdout_path = "/dev/null";
+    o.stdout_path = path;
     return o;
 }
 

@@ -23,8 +23,9 @@ std::string run_untraced(const std::vector<std::string>& argv);
 std::string read_file(const std::string& path);
 std::string temp_path(const std::string& tag);
 ProbeSpec probe_spec(pid_t pid, const std::string& target, ProbeKind kind = ProbeKind::Return);
-// Spawn options that send the target's stdout to /dev/null.
-SpawnOptions quiet_spawn();
+// Spawn options that send the target's stdout to `path` (/dev/null: quiet).
+SpawnOptions output_to(const std::string& path);
+inline SpawnOptions quiet_spawn() { return output_to("/dev/null"); }
 
 struct TraceSession {
     TraceSession(); // PROBED_LOG=debug|trace turns on engine logs
