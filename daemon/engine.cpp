@@ -95,7 +95,9 @@ void Engine::remove_thread(ProcessState& proc, pid_t tid) {
         uint64_t now = monotonic_ns();
         auto frames = it->second.shadow.take_all();
         for (size_t i = frames.size(); i-- > 0;)
-            report_return(proc, it->second, frames[i], ExitKind::ThreadExit, nullptr, now);
+            report_return(proc, it->second, frames[i],
+                          it->second.forced_unwind ? ExitKind::Exception : ExitKind::ThreadExit,
+                          nullptr, now);
     }
     proc.threads.erase(tid);
     tid_owner_.erase(tid);

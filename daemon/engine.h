@@ -26,6 +26,8 @@
 
 namespace probed {
 
+struct ResolvedTarget;
+
 struct SpawnOptions {
     std::vector<std::string> env; // empty: inherit ours
     std::string cwd;              // empty: inherit ours
@@ -122,9 +124,24 @@ private:
     // probes and pages (engine_probes.cpp)
     Result<uint64_t> map_page_near(ProcessState& proc, uint64_t near);
     Result<uint64_t> slot_for(ProcessState& proc, const arch::x86::DecodedInsn& insn);
+    // The site at target.address, armed now if it is new; `label` names the
+    // target in errors.
+    Result<ProbeSite*> arm_site(ProcessState& proc, const ResolvedTarget& target,
+                                const std::string& label);
     void refresh_site(ProbeSite& site);
     void drop_site(ProcessState& proc, uint64_t address);
     ProbeInfo info_with_counters(const ProbeRecord& rec) const;
+
+    // keeping the program's unwinder off our trampoline (engine_unwind.cpp)
+    void arm_unwind_hooks(ProcessState& proc);
+    void on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite& site,
+                        const arch::x86::Regs& regs);
+    void restore_for_unwind(ProcessState& proc, ThreadState& t);
+    void rehijack_alive(ProcessState& proc, ThreadState& t, uint64_t sp, uint64_t now);
+    void drop_finished_sites(ProcessState& proc);
+    ExitKind abandoned_exit(const ThreadState& t) const {
+        return t.unwinding ? ExitKind::Exception : ExitKind::Longjmp;
+    }
 
     // fork children (engine_fork.cpp)
     void on_fork(ProcessState& proc, ThreadState& parent, pid_t child, bool vfork);

@@ -183,8 +183,11 @@ void Engine::restore_return_addresses(ProcessState& proc) {
         for (size_t i = frames.size(); i-- > 0;) {
             const ShadowFrame& f = frames[i];
             auto word = proc.mem->read_word(f.entry_sp);
-            bool live = word && *word == proc.trampoline;
-            if (live) (void)proc.mem->write_word(f.entry_sp, f.return_address);
+            // An unhijacked frame (the program's unwinder is walking) already
+            // holds its true return address.
+            bool live = word && (*word == proc.trampoline ||
+                                 (!f.hijacked && *word == f.return_address));
+            if (live && f.hijacked) (void)proc.mem->write_word(f.entry_sp, f.return_address);
             report_return(proc, t, f, live ? ExitKind::Detach : ExitKind::Longjmp, nullptr, now);
         }
     }

@@ -64,6 +64,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
     const x86::Regs trapped = regs;
     uint64_t ts = monotonic_ns();
     regs.rip = site.address;
+    if (site.hook != UnwindHook::None) on_unwind_hook(proc, t, site, regs);
 
     ShadowFrame frame;
     frame.ts_ns = ts;
@@ -86,7 +87,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
     if (!t.shadow.empty()) {
         std::vector<ShadowFrame> dead;
         t.shadow.pop_dead(x86::return_address_slot(regs), kStackSpan, dead);
-        for (const auto& f : dead) report_return(proc, t, f, ExitKind::Longjmp, nullptr, ts);
+        for (const auto& f : dead) report_return(proc, t, f, abandoned_exit(t), nullptr, ts);
     }
     if (site.any_return) {
         uint64_t slot = x86::return_address_slot(regs);
@@ -180,7 +181,7 @@ void Engine::on_return_hit(ProcessState& proc, ThreadState& t, x86::Regs& regs) 
         all.pop_back();
         for (const auto& f : all) t.shadow.push(f);
     }
-    for (const auto& f : abandoned) report_return(proc, t, f, ExitKind::Longjmp, nullptr, now);
+    for (const auto& f : abandoned) report_return(proc, t, f, abandoned_exit(t), nullptr, now);
     report_return(proc, t, *frame, std::nullopt, &regs, now);
     if (!x86::set_pc(t.tid, frame->return_address)) return;
     resume_thread(t);

@@ -75,6 +75,8 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
     if (tit == proc.threads.end()) return make_error(ErrorKind::ProcessGone, "no threads left");
     pid_t tid = tit->first;
 
+    // A thread we already hold (in the middle of handling its stop) stays held.
+    bool was_held = tit->second.run == ThreadState::Run::Stopped;
     auto deferred = stop_thread(proc, tit->second);
     if (!deferred) return std::move(deferred).error();
     uint64_t page = 0;
@@ -106,7 +108,7 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
         }
         if (scope && scope->lost_status()) deferred = std::optional<WaitStatus>(*scope->lost_status());
     }
-    release_thread(proc, tid, *deferred);
+    if (!was_held || *deferred) release_thread(proc, tid, *deferred);
     if (page == 0) return failure;
 
     proc.slots->add_page(page);
@@ -161,6 +163,38 @@ void Engine::refresh_site(ProbeSite& site) {
     }
 }
 
+Result<ProbeSite*> Engine::arm_site(ProcessState& proc, const ResolvedTarget& target,
+                                    const std::string& label) {
+    auto existing = proc.sites.find(target.address);
+    if (existing != proc.sites.end()) return &existing->second;
+    PROBED_TRY(check_boundary(proc, target));
+    auto code = read_code(proc, target.address, kMaxInsn);
+    if (!code) return std::move(code).error();
+    auto insn = x86::decode(*code, target.address);
+    if (!insn)
+        return make_error(ErrorKind::Unsupported, "cannot decode the instruction at " +
+                                                      hex_address(target.address) + ": " +
+                                                      insn.error().message);
+    if (insn->strategy == arch::Strategy::Reject)
+        return make_error(ErrorKind::Unsupported,
+                          "cannot probe " + label + " at " + hex_address(target.address) + ": '" +
+                              insn->text + "' " + insn->reject_reason);
+    ProbeSite site;
+    site.address = target.address;
+    site.insn = *insn;
+    if (insn->strategy != arch::Strategy::Simulate) {
+        auto slot = slot_for(proc, *insn);
+        if (!slot) return std::move(slot).error();
+        site.slot = *slot;
+    }
+    if (auto r = proc.breakpoints->insert(*proc.mem, site.address); !r) {
+        if (site.slot) proc.slots->release(site.slot, {});
+        return std::move(r).error();
+    }
+    proc.retired_sites.erase(site.address);
+    return &proc.sites.emplace(site.address, std::move(site)).first->second;
+}
+
 Result<ProbeInfo> Engine::add_probe(const ProbeSpec& spec) {
     ProcessState* proc = find_process(spec.pid);
     if (!proc)
@@ -183,37 +217,9 @@ Result<ProbeInfo> Engine::add_probe(const ProbeSpec& spec) {
     rec.info.kind = spec.kind;
     rec.info.capture = spec.capture;
 
-    auto existing = proc->sites.find(target->address);
-    if (existing == proc->sites.end()) {
-        PROBED_TRY(check_boundary(*proc, *target));
-        auto code = read_code(*proc, target->address, kMaxInsn);
-        if (!code) return std::move(code).error();
-        auto insn = x86::decode(*code, target->address);
-        if (!insn)
-            return make_error(ErrorKind::Unsupported, "cannot decode the instruction at " +
-                                                          hex_address(target->address) + ": " +
-                                                          insn.error().message);
-        if (insn->strategy == arch::Strategy::Reject)
-            return make_error(ErrorKind::Unsupported,
-                              "cannot probe " + spec.target + " at " +
-                                  hex_address(target->address) + ": '" + insn->text + "' " +
-                                  insn->reject_reason);
-        ProbeSite site;
-        site.address = target->address;
-        site.insn = *insn;
-        if (insn->strategy != arch::Strategy::Simulate) {
-            auto slot = slot_for(*proc, *insn);
-            if (!slot) return std::move(slot).error();
-            site.slot = *slot;
-        }
-        if (auto r = proc->breakpoints->insert(*proc->mem, site.address); !r) {
-            if (site.slot) proc->slots->release(site.slot, {});
-            return std::move(r).error();
-        }
-        proc->retired_sites.erase(site.address);
-        existing = proc->sites.emplace(site.address, std::move(site)).first;
-    }
-    ProbeSite& site = existing->second;
+    auto armed = arm_site(*proc, *target, spec.target);
+    if (!armed) return std::move(armed).error();
+    ProbeSite& site = **armed;
     rec.info.strategy = site.insn.strategy;
     rec.info.instruction = site.insn.text;
     uint64_t id = next_probe_id_++;
@@ -222,6 +228,10 @@ Result<ProbeInfo> Engine::add_probe(const ProbeSpec& spec) {
     refresh_site(site);
     spdlog::info("probe {}: pid {} {} at {:#x} ({}, '{}')", id, spec.pid, spec.target,
                  site.address, arch::strategy_name(site.insn.strategy), site.insn.text);
+    if (site.any_return && !proc->unwind_hooks_armed) {
+        proc->unwind_hooks_armed = true;
+        arm_unwind_hooks(*proc);
+    }
     return rec.info;
 }
 
@@ -253,7 +263,7 @@ Result<void> Engine::remove_probe(uint64_t probe_id) {
     if (sit == proc->sites.end()) return {};
     auto& ids = sit->second.probe_ids;
     ids.erase(std::remove(ids.begin(), ids.end(), probe_id), ids.end());
-    if (ids.empty()) drop_site(*proc, address);
+    if (ids.empty() && sit->second.hook == UnwindHook::None) drop_site(*proc, address);
     else refresh_site(sit->second);
     return {};
 }

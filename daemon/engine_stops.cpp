@@ -176,6 +176,9 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     proc.retired_sites.clear();
     proc.step_guards.clear();
     proc.trampoline = 0;
+    proc.unwind_hooks_armed = false;
+    proc.unwind_hook_modules.clear();
+    leader.unwinding = leader.forced_unwind = false;
     for (auto pit = probes_.begin(); pit != probes_.end();) {
         if (pit->second.info.pid == proc.pid) {
             spdlog::info("probe {} removed: pid {} called exec", pit->first, proc.pid);
@@ -232,6 +235,7 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
         if (auto it = proc.sites.find(bp); it != proc.sites.end()) {
             ++counters_.entry_hits;
             on_entry_hit(proc, t, it->second, *regs);
+            if (!proc.sites_to_drop.empty()) drop_finished_sites(proc);
             return;
         }
         if (auto g = proc.step_guards.find(bp); g != proc.step_guards.end()) {

@@ -15,6 +15,9 @@ struct ShadowFrame {
     uint64_t entry_sp = 0;       // where the return address lived
     uint64_t ts_ns = 0;
     uint64_t site = 0;           // probe site address
+    // False while the true address is back in its slot because the
+    // program's unwinder is walking the stack (see unwind_hooks.h).
+    bool hijacked = true;
     uint8_t nargs = 0;
     std::array<uint64_t, 6> args{};
 };
@@ -25,6 +28,8 @@ public:
     bool empty() const { return frames_.empty(); }
     size_t size() const { return frames_.size(); }
     const std::vector<ShadowFrame>& frames() const { return frames_; }
+    // For flipping `hijacked`; frames must not be added or removed through it.
+    std::vector<ShadowFrame>& frames_for_update() { return frames_; }
 
     // The trampoline was reached with the return-address slot at `entry_sp`.
     // Removes and returns the matching frame, and moves every frame above it

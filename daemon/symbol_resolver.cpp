@@ -16,6 +16,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -194,6 +195,34 @@ Result<ResolvedTarget> resolve_target(pid_t pid, std::string_view spec) {
     if (!unreadable.empty())
         searched += "; unreadable: " + unreadable;
     return select_symbol(symbols, *parsed, searched);
+}
+
+Result<std::vector<FunctionDefinition>> find_definitions(pid_t pid,
+                                                         const std::vector<std::string>& names,
+                                                         const std::set<std::string>& skip,
+                                                         std::vector<std::string>& scanned) {
+    auto maps = read_proc_maps(pid);
+    if (!maps.ok())
+        return std::move(maps).error();
+    std::vector<FunctionDefinition> out;
+    for (const MappedFile& f : group_mapped_files(*maps)) {
+        if (!f.executable() || skip.count(f.path))
+            continue;
+        scanned.push_back(f.path);
+        auto loaded = load_file_symbols(pid, f);
+        if (!loaded.ok())
+            continue; // a module we cannot read cannot be hooked either
+        for (const SymbolInfo& sym : loaded->symbols) {
+            if (sym.size == 0 || std::find(names.begin(), names.end(), sym.name) == names.end())
+                continue;
+            bool seen = false;
+            for (const auto& d : out)
+                seen |= d.address == sym.address;
+            if (!seen)
+                out.push_back({sym.name, f.path, sym.address});
+        }
+    }
+    return out;
 }
 
 std::string describe_address(pid_t pid, uint64_t addr) {

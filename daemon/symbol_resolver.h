@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,21 @@ Result<ParsedTarget> parse_target(std::string_view spec);
 // Resolves `spec` against the modules currently mapped in `pid` (reads
 // /proc/pid/maps and the ELF files; no ptrace needed).
 Result<ResolvedTarget> resolve_target(pid_t pid, std::string_view spec);
+
+struct FunctionDefinition {
+    std::string name;    // raw symbol name
+    std::string module;  // path of the mapped file
+    uint64_t address = 0;
+};
+
+// Every definition of the functions named exactly (raw name) in `names`, in
+// each loaded module whose path is not in `skip`; `scanned` receives the
+// paths looked at. For the engine's own hooks, which must find a function in
+// every module that carries a copy (a static libgcc_eh, for example).
+Result<std::vector<FunctionDefinition>> find_definitions(pid_t pid,
+                                                         const std::vector<std::string>& names,
+                                                         const std::set<std::string>& skip,
+                                                         std::vector<std::string>& scanned);
 
 // Best-effort reverse lookup for logs and events: "module:symbol+0xoff".
 std::string describe_address(pid_t pid, uint64_t addr);

@@ -6,6 +6,7 @@
 #include "daemon/proc_mem.h"
 #include "daemon/shadow_stack.h"
 #include "daemon/slot_allocator.h"
+#include "daemon/unwind_hooks.h"
 
 #include <sys/types.h>
 
@@ -14,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 namespace probed {
@@ -34,6 +36,12 @@ struct ThreadState {
     // A vfork child: it runs in its parent's memory (and so among our
     // breakpoints) until it execs or exits, so we trace it like a thread.
     bool vfork_child = false;
+    // Inside the program's unwinder (from an UnwindHook::Unwind entry until
+    // the catch): its hijacked return addresses are restored, and frames
+    // that die meanwhile were ended by the exception, not by a longjmp.
+    bool unwinding = false;
+    bool forced_unwind = false; // ...and the unwind ends the thread
+    uint64_t walk_done_at = 0;  // where its _Unwind_Backtrace returns (a WalkDone site)
     ShadowStack shadow;
 };
 
@@ -47,6 +55,7 @@ struct ProbeSite {
     bool any_return = false;
     int max_args = 0;
     bool float_retval = false;
+    UnwindHook hook = UnwindHook::None; // the engine's own use of this site
 };
 
 struct ProbeRecord {
@@ -71,6 +80,12 @@ struct ProcessState {
     // before its step runs is let go into the handler and later executes the
     // slot natively; reaching the guard sends it on: guard -> resume address.
     std::map<uint64_t, uint64_t> step_guards;
+    // Unwinder hooks: armed once the process has a return probe; modules
+    // already searched for them (a dlopen adds more).
+    bool unwind_hooks_armed = false;
+    std::set<std::string> unwind_hook_modules;
+    // Temporary sites no longer needed, dropped once the hit using them is done.
+    std::vector<uint64_t> sites_to_drop;
     std::optional<int> exit_status; // set once the whole process is gone
 };
 

@@ -57,7 +57,9 @@ TEST_CASE("attach to a running program, probe, detach: output byte-identical to 
         REQUIRE(s.engine.attach(pid).ok());
         auto probe = s.engine.add_probe(probe_spec(pid, "work"));
         REQUIRE_MESSAGE(probe.ok(), probe.error().message);
-        CHECK(anon_exec_mappings(pid).size() == pages_before.size() + 1); // our page
+        // Our pages: slots near the code, and near the runtime's unwinder
+        // entry points (hooked because the probe captures returns).
+        CHECK(anon_exec_mappings(pid).size() > pages_before.size());
         s.pump_for(std::chrono::milliseconds(200));
         auto rets = s.returns_of(probe->id);
         CHECK(rets.size() > 10);

@@ -159,8 +159,8 @@ TEST_CASE("probes removed and re-added while the program runs") {
         for (int round = 0; round < 5; ++round) {
             auto a = s.engine.add_probe(probe_spec(pid, "work"));
             auto b = s.engine.add_probe(probe_spec(pid, "work", ProbeKind::Entry));
-            REQUIRE(a.ok());
-            REQUIRE(b.ok());
+            REQUIRE_MESSAGE(a.ok(), a.error().message);
+            REQUIRE_MESSAGE(b.ok(), b.error().message);
             CHECK(a->address == b->address);
             // Until both fired a few times (not a fixed time: CI machines are busy).
             REQUIRE(s.pump_until([&] { return s.returns_of(a->id).size() > 3; }));

@@ -1,0 +1,176 @@
+// Keeping the program's unwinder off our return trampoline (the mechanism
+// is explained in unwind_hooks.h and docs/unwinding.md).
+#include "daemon/engine.h"
+
+#include "arch/x86_64/x86_machine.h"
+#include "common/monotonic_clock.h"
+#include "daemon/symbol_resolver.h"
+
+#include <spdlog/spdlog.h>
+
+namespace probed {
+
+namespace x86 = arch::x86;
+
+namespace {
+
+// As in the hit path: only frames within a thread's stack size of the stack
+// pointer can have been unwound past (a sigaltstack handler is far away).
+constexpr uint64_t kStackSpan = 16ull << 20;
+
+} // namespace
+
+void Engine::arm_unwind_hooks(ProcessState& proc) {
+    std::vector<std::string> scanned;
+    auto found = find_definitions(proc.pid, unwind_hook_names(), proc.unwind_hook_modules, scanned);
+    proc.unwind_hook_modules.insert(scanned.begin(), scanned.end());
+    if (!found) {
+        spdlog::warn("pid {}: looking for unwinder entry points: {}", proc.pid,
+                     found.error().message);
+        return;
+    }
+    for (const FunctionDefinition& def : *found) {
+        ResolvedTarget target;
+        target.address = def.address;
+        target.module = def.module;
+        target.symbol = def.name;
+        auto site = arm_site(proc, target, def.name);
+        if (!site) {
+            // Exceptions through probed frames in this module would end the
+            // program, so say so loudly; everything else keeps working.
+            spdlog::warn("pid {}: cannot hook {} in {}: {}", proc.pid, def.name, def.module,
+                         site.error().message);
+            continue;
+        }
+        (*site)->hook = unwind_hook_for(def.name);
+        spdlog::debug("pid {}: hooked {} at {:#x} in {}", proc.pid, def.name, def.address,
+                      def.module);
+    }
+}
+
+void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t) {
+    for (ShadowFrame& f : t.shadow.frames_for_update()) {
+        if (!f.hijacked) continue;
+        auto word = proc.mem->read_word(f.entry_sp);
+        if (!word || *word != proc.trampoline) continue; // already gone from the stack
+        if (proc.mem->write_word(f.entry_sp, f.return_address)) f.hijacked = false;
+    }
+}
+
+void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, uint64_t sp, uint64_t now) {
+    std::vector<ShadowFrame> dead;
+    t.shadow.pop_dead(sp, kStackSpan, dead);
+    for (const auto& f : dead) report_return(proc, t, f, ExitKind::Exception, nullptr, now);
+    auto& frames = t.shadow.frames_for_update();
+    for (size_t i = 0; i < frames.size();) {
+        ShadowFrame& f = frames[i];
+        if (f.hijacked) {
+            ++i;
+            continue;
+        }
+        auto word = proc.mem->read_word(f.entry_sp);
+        if (word && *word == f.return_address &&
+            proc.mem->write_word(f.entry_sp, proc.trampoline)) {
+            f.hijacked = true;
+            ++i;
+            continue;
+        }
+        // The slot no longer holds the return address, so the frame is gone
+        // (unwound on another path we did not see end).
+        ShadowFrame gone = f;
+        frames.erase(frames.begin() + static_cast<long>(i));
+        report_return(proc, t, gone, ExitKind::Exception, nullptr, now);
+    }
+}
+
+void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite& site,
+                            const x86::Regs& regs) {
+    switch (site.hook) {
+    case UnwindHook::None:
+        return;
+    case UnwindHook::Unwind:
+    case UnwindHook::ForcedUnwind:
+        // Every unwinder entry (a throw, each _Unwind_Resume after a cleanup,
+        // a rethrow) re-reads the stack from its caller up, so each one finds
+        // the true return addresses.
+        // Frames below this call's return-address slot were already unwound
+        // (by the walk that ran the cleanup now calling _Unwind_Resume).
+        t.unwinding = true;
+        t.forced_unwind |= site.hook == UnwindHook::ForcedUnwind;
+        if (!t.shadow.empty()) {
+            std::vector<ShadowFrame> dead;
+            t.shadow.pop_dead(x86::return_address_slot(regs), kStackSpan, dead);
+            for (const auto& f : dead)
+                report_return(proc, t, f, ExitKind::Exception, nullptr, monotonic_ns());
+            restore_for_unwind(proc, t);
+        }
+        return;
+    case UnwindHook::Catch:
+        // The handler runs in the frame that caught: everything below this
+        // call's return-address slot was unwound by the exception.
+        if (!t.unwinding && t.shadow.empty()) return;
+        rehijack_alive(proc, t, x86::return_address_slot(regs), monotonic_ns());
+        t.unwinding = t.forced_unwind = false;
+        return;
+    case UnwindHook::Backtrace: {
+        if (t.shadow.empty()) return;
+        // The walk starts from its own return address, so that one cannot be
+        // hijacked to learn when it ends: a temporary breakpoint at the
+        // return address does it instead. The thread is held while the site
+        // is armed (its slot may need a page mapped).
+        uint64_t slot = x86::return_address_slot(regs);
+        auto ret = proc.mem->read_word(slot);
+        if (!ret) return;
+        auto run = t.run;
+        t.run = ThreadState::Run::Stopped;
+        ResolvedTarget target;
+        target.address = *ret;
+        auto done = arm_site(proc, target, "the return from _Unwind_Backtrace");
+        t.run = run;
+        if (!done) {
+            spdlog::warn("tid {}: backtrace() will see our trampoline: {}", t.tid,
+                         done.error().message);
+            return;
+        }
+        if ((*done)->hook == UnwindHook::None) (*done)->hook = UnwindHook::WalkDone;
+        if ((*done)->hook != UnwindHook::WalkDone) return; // an unwinder hook sits there
+        t.walk_done_at = *ret;
+        restore_for_unwind(proc, t);
+        return;
+    }
+    case UnwindHook::WalkDone: {
+        if (t.walk_done_at != site.address) return; // another thread passing by
+        t.walk_done_at = 0;
+        // Frames at or below the slot _Unwind_Backtrace returned from are gone.
+        rehijack_alive(proc, t, x86::return_address_slot(regs) - 8, monotonic_ns());
+        bool awaited = false;
+        for (const auto& [tid, other] : proc.threads) awaited |= other.walk_done_at == site.address;
+        if (!awaited) proc.sites_to_drop.push_back(site.address);
+        return;
+    }
+    case UnwindHook::LibraryLoad: {
+        // Arm hooks in new modules before the thread runs on: the next thing
+        // it does may be to unwind. It is held while pages may be mapped.
+        auto run = t.run;
+        t.run = ThreadState::Run::Stopped;
+        arm_unwind_hooks(proc);
+        t.run = run;
+        return;
+    }
+    }
+}
+
+void Engine::drop_finished_sites(ProcessState& proc) {
+    for (uint64_t address : proc.sites_to_drop) {
+        auto it = proc.sites.find(address);
+        if (it == proc.sites.end() || it->second.hook != UnwindHook::WalkDone) continue;
+        bool awaited = false;
+        for (const auto& [tid, other] : proc.threads) awaited |= other.walk_done_at == address;
+        if (awaited) continue;
+        it->second.hook = UnwindHook::None;
+        if (it->second.probe_ids.empty()) drop_site(proc, address);
+    }
+    proc.sites_to_drop.clear();
+}
+
+} // namespace probed

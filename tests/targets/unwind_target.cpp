@@ -1,0 +1,172 @@
+// A program whose control flow leaves functions without returning: C++
+// exceptions (thrown through frames, caught inside a frame, rethrown, with
+// cleanups), pthread_exit and pthread_cancel (forced unwinding) and
+// glibc's backtrace(). The tests probe the functions below for their returns
+// and check two things: this program prints exactly what it prints without
+// probes, and every call is reported with the right kind of exit.
+//
+// Every mode prints one line per result and "done" at the end.
+#include <execinfo.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+extern "C" {
+
+// The probed functions are extern "C" with stable names, and noinline so each
+// is a real frame. leaf() throws when asked; the others pass through.
+__attribute__((noinline)) long leaf(long x, long throw_it) {
+    if (throw_it) throw std::runtime_error("leaf " + std::to_string(x));
+    return x * 3 + 1;
+}
+
+__attribute__((noinline)) long middle(long x, long throw_it) {
+    return leaf(x, throw_it) + 1;
+}
+
+// Catches what middle() lets through: the exception ends middle and leaf,
+// outer itself returns normally.
+__attribute__((noinline)) long outer(long x, long throw_it) {
+    try {
+        return middle(x, throw_it) * 2;
+    } catch (const std::runtime_error& e) {
+        return -x;
+    }
+}
+
+// Throws and catches within itself: it returns normally either way.
+__attribute__((noinline)) long self_catch(long x) {
+    try {
+        if (x % 2) throw std::runtime_error("odd");
+        return x;
+    } catch (const std::runtime_error&) {
+        return -x;
+    }
+}
+
+// Catches and rethrows: the rethrow unwinds it too.
+__attribute__((noinline)) long rethrower(long x) {
+    try {
+        return middle(x, 1);
+    } catch (...) {
+        throw;
+    }
+}
+
+struct Cleanup {
+    long* counter;
+    ~Cleanup() { *counter += leaf(1, 0); } // a probed call made during unwinding
+};
+
+// Unwound through a frame with a destructor (a cleanup landing pad, then
+// _Unwind_Resume).
+__attribute__((noinline)) long with_cleanup(long x, long* counter) {
+    Cleanup c{counter};
+    return middle(x, 1);
+}
+
+__attribute__((noinline)) long blocker(long x) {
+    for (;;) {
+        pause(); // a cancellation point
+        (void)x;
+    }
+}
+
+__attribute__((noinline)) long exiter(long x) {
+    pthread_exit(reinterpret_cast<void*>(x));
+}
+
+__attribute__((noinline)) long backtracer(long x) {
+    void* frames[64];
+    int n = backtrace(frames, 64);
+    // Every return address backtrace() reports must be a real one: our
+    // trampoline lives in an anonymous page, outside every module.
+    char** names = backtrace_symbols(frames, n);
+    int unnamed = 0;
+    for (int i = 0; i < n; ++i)
+        if (!names || std::strchr(names[i], '(') == nullptr) ++unnamed;
+    std::free(names);
+    return x * 10 + unnamed;
+}
+
+} // extern "C"
+
+namespace {
+
+void* exiting_thread(void* arg) {
+    long x = reinterpret_cast<long>(arg);
+    middle(x, 0);
+    exiter(x); // never returns
+    return nullptr;
+}
+
+void* blocking_thread(void* arg) {
+    long x = reinterpret_cast<long>(arg);
+    blocker(x);
+    return nullptr;
+}
+
+int run(const char* mode, long rounds) {
+    if (!std::strcmp(mode, "throw")) {
+        for (long i = 0; i < rounds; ++i) std::printf("outer %ld = %ld\n", i, outer(i, i % 3 == 0));
+    } else if (!std::strcmp(mode, "self_catch")) {
+        for (long i = 0; i < rounds; ++i) std::printf("self_catch %ld = %ld\n", i, self_catch(i));
+    } else if (!std::strcmp(mode, "rethrow")) {
+        for (long i = 0; i < rounds; ++i) {
+            try {
+                std::printf("rethrower %ld = %ld\n", i, rethrower(i));
+            } catch (const std::runtime_error& e) {
+                std::printf("caught %s\n", e.what());
+            }
+        }
+    } else if (!std::strcmp(mode, "cleanup")) {
+        long counter = 0;
+        for (long i = 0; i < rounds; ++i) {
+            try {
+                with_cleanup(i, &counter);
+            } catch (const std::runtime_error& e) {
+                std::printf("cleanup %ld counter %ld\n", i, counter);
+            }
+        }
+    } else if (!std::strcmp(mode, "pthread_exit")) {
+        for (long i = 0; i < rounds; ++i) {
+            pthread_t th;
+            pthread_create(&th, nullptr, exiting_thread, reinterpret_cast<void*>(i));
+            void* ret = nullptr;
+            pthread_join(th, &ret);
+            std::printf("thread %ld exited with %ld\n", i, reinterpret_cast<long>(ret));
+        }
+    } else if (!std::strcmp(mode, "cancel")) {
+        for (long i = 0; i < rounds; ++i) {
+            pthread_t th;
+            pthread_create(&th, nullptr, blocking_thread, reinterpret_cast<void*>(i));
+            usleep(20000); // let it block inside blocker()
+            pthread_cancel(th);
+            void* ret = nullptr;
+            pthread_join(th, &ret);
+            std::printf("thread %ld %s\n", i, ret == PTHREAD_CANCELED ? "cancelled" : "not cancelled");
+        }
+    } else if (!std::strcmp(mode, "backtrace")) {
+        for (long i = 0; i < rounds; ++i) std::printf("backtracer %ld = %ld\n", i, backtracer(i));
+    } else {
+        std::fprintf(stderr, "unknown mode %s\n", mode);
+        return 2;
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    setvbuf(stdout, nullptr, _IOLBF, 0);
+    const char* mode = argc > 1 ? argv[1] : "throw";
+    long rounds = argc > 2 ? std::atol(argv[2]) : 10;
+    int rc = run(mode, rounds);
+    std::printf("done\n");
+    return rc;
+}
