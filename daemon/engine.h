@@ -9,6 +9,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "daemon/event_queue.h"
+#include "daemon/pending_writes.h"
 #include "daemon/probe.h"
 #include "daemon/tracee.h"
 #include "daemon/wait_status.h"
@@ -119,7 +120,13 @@ private:
     void on_step_done(ProcessState& proc, ThreadState& t);
     void report_return(ProcessState& proc, ThreadState& t, const ShadowFrame& f,
                        std::optional<ExitKind> exit, const arch::x86::Regs* regs, uint64_t now);
+    // Executes the displaced instruction of `site` (simulated, or by
+    // resuming in its slot) and resumes the thread.
+    void run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& site,
+                       const arch::x86::Regs& trapped, arch::x86::Regs& regs,
+                       PendingWrites writes);
     bool translate_fault_in_slot(ProcessState& proc, ThreadState& t, arch::x86::Regs& regs);
+    void leave_slot_for_signal(ProcessState& proc, ThreadState& t, arch::x86::Regs& regs);
 
     // probes and pages (engine_probes.cpp)
     Result<uint64_t> map_page_near(ProcessState& proc, uint64_t near);

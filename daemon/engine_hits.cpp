@@ -26,25 +26,6 @@ namespace {
 // by default), while a sigaltstack normally lives much further away.
 constexpr uint64_t kStackSpan = 16ull << 20;
 
-// Up to two 8-byte stores; adjacent ones (push + hijack) go out as one write.
-struct PendingWrites {
-    x86::MemoryWrite w[2];
-    int n = 0;
-    void add(x86::MemoryWrite m) { w[n++] = m; }
-    Result<void> flush(ProcMem& mem) {
-        if (n == 2) {
-            const x86::MemoryWrite& lo = w[0].address < w[1].address ? w[0] : w[1];
-            const x86::MemoryWrite& hi = w[0].address < w[1].address ? w[1] : w[0];
-            if (hi.address == lo.address + 8) {
-                uint64_t both[2] = {lo.value, hi.value};
-                return mem.write(lo.address, {reinterpret_cast<const uint8_t*>(both), 16});
-            }
-        }
-        for (int i = 0; i < n; ++i) PROBED_TRY(mem.write_word(w[i].address, w[i].value));
-        return {};
-    }
-};
-
 CallEvent event_for(EventType type, uint64_t id, const ProbeInfo& info, pid_t pid, pid_t tid,
                     uint64_t site, uint64_t ts) {
     CallEvent ev;
@@ -64,6 +45,18 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
     const x86::Regs trapped = regs;
     uint64_t ts = monotonic_ns();
     regs.rip = site.address;
+    if (t.reenter_site != 0) {
+        if (t.reenter_site == site.address && t.reenter_sp == regs.rsp) {
+            // Back from the signal handler that interrupted this hit: its
+            // entry was reported then; only the instruction is left to run.
+            t.reenter_site = 0;
+            run_displaced(proc, t, site, trapped, regs, PendingWrites{});
+            return;
+        }
+        // Any later stop on the same stack at or above that point means the
+        // handler left by other means (longjmp).
+        if (regs.rsp >= t.reenter_sp && regs.rsp - t.reenter_sp < kStackSpan) t.reenter_site = 0;
+    }
     if (site.hook != UnwindHook::None) on_unwind_hook(proc, t, site, regs);
 
     ShadowFrame frame;
@@ -105,6 +98,11 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
         }
     }
 
+    run_displaced(proc, t, site, trapped, regs, writes);
+}
+
+void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& site,
+                           const x86::Regs& trapped, x86::Regs& regs, PendingWrites writes) {
     switch (site.insn.strategy) {
     case arch::Strategy::Simulate: {
         x86::SimResult r = x86::simulate(site.insn, regs);
@@ -198,6 +196,29 @@ void Engine::on_step_done(ProcessState& proc, ThreadState& t) {
     }
     if (!x86::set_changed_regs(t.tid, stepped, *regs)) return;
     resume_thread(t);
+}
+
+void Engine::leave_slot_for_signal(ProcessState& proc, ThreadState& t, x86::Regs& regs) {
+    // A handler must never see (or return into) our page: it may inspect
+    // the interrupted PC (profilers, crash handlers) and the program's
+    // unwinder knows nothing of our slots.
+    if (!proc.slots->owns(regs.rip)) return;
+    for (const auto& [addr, site] : proc.sites) {
+        if (site.slot == 0 || regs.rip < site.slot || regs.rip >= site.slot + x86::kSlotSize)
+            continue;
+        if (regs.rip == site.slot) {
+            // Not run yet: run it when the handler returns to the original
+            // address, where the breakpoint will be hit a second time.
+            t.reenter_site = site.address;
+            t.reenter_sp = regs.rsp;
+            (void)x86::set_pc(t.tid, site.address);
+        } else if (regs.rip == site.slot + site.insn.length &&
+                   site.insn.strategy == arch::Strategy::Boosted) {
+            // Run already; only the jump back was left.
+            (void)x86::set_pc(t.tid, site.address + site.insn.length);
+        }
+        return;
+    }
 }
 
 bool Engine::translate_fault_in_slot(ProcessState& proc, ThreadState& t, x86::Regs& regs) {

@@ -174,7 +174,6 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     leader.run = ThreadState::Run::Running;
     proc.sites.clear();
     proc.retired_sites.clear();
-    proc.step_guards.clear();
     proc.trampoline = 0;
     proc.unwind_hooks_armed = false;
     proc.unwind_hook_modules.clear();
@@ -204,13 +203,11 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
         }
         if (regs && regs->rip == t.step_slot) {
             // The signal came before the displaced instruction ran. Deliver it
-            // now, as the program would have seen it; when the handler
-            // returns, the instruction runs from the slot without stepping and
-            // the guard trap after it brings the thread back (below). Holding
-            // it instead would lose all but one of several queued signals.
-            proc.step_guards[t.step_slot + t.step_insn.length] =
-                t.step_insn.address + t.step_insn.length;
+            // now, at the original address, as the program would have seen it
+            // (holding it instead would lose all but one of several queued
+            // signals); the instruction runs when the handler returns there.
             t.run = ThreadState::Run::Running;
+            leave_slot_for_signal(proc, t, *regs);
             resume_thread(t, sig);
             return;
         }
@@ -238,11 +235,6 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
             if (!proc.sites_to_drop.empty()) drop_finished_sites(proc);
             return;
         }
-        if (auto g = proc.step_guards.find(bp); g != proc.step_guards.end()) {
-            (void)x86::set_pc(t.tid, g->second);
-            resume_thread(t);
-            return;
-        }
         if (proc.retired_sites.count(bp) && !proc.breakpoints->contains(bp)) {
             // Trapped on a breakpoint removed before we saw the stop: run the
             // original instruction as if nothing happened.
@@ -256,6 +248,8 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
         }
     } else if (is_synchronous_fault(sig)) {
         translate_fault_in_slot(proc, t, *regs);
+    } else {
+        leave_slot_for_signal(proc, t, *regs);
     }
     resume_thread(t, sig);
 }

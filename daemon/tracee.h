@@ -32,6 +32,11 @@ struct ThreadState {
     uint64_t step_slot = 0;
     arch::x86::DecodedInsn step_insn; // kept: the site may be removed mid-step
     int held_signal = 0;      // a signal that arrived mid-step, delivered after it
+    // A signal arrived before the displaced instruction ran in its slot: the
+    // handler was given the original address instead, and when it returns
+    // there (same stack pointer) the hit is not counted twice.
+    uint64_t reenter_site = 0;
+    uint64_t reenter_sp = 0;
     bool expect_interrupt = false; // a PTRACE_INTERRUPT we sent is still to be reported
     // A vfork child: it runs in its parent's memory (and so among our
     // breakpoints) until it execs or exits, so we trace it like a thread.
@@ -76,10 +81,6 @@ struct ProcessState {
     // Breakpoints removed while threads ran: a thread may already have
     // trapped on one, and its stop must be rewound, not passed to the program.
     std::set<uint64_t> retired_sites;
-    // Stepped slots end in a trap (the guard). A thread that takes a signal
-    // before its step runs is let go into the handler and later executes the
-    // slot natively; reaching the guard sends it on: guard -> resume address.
-    std::map<uint64_t, uint64_t> step_guards;
     // Unwinder hooks: armed once the process has a return probe; modules
     // already searched for them (a dlopen adds more).
     bool unwind_hooks_armed = false;

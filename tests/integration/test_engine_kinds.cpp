@@ -127,7 +127,7 @@ TEST_CASE("probing inside an instruction, data and unknown names is refused clea
     CHECK(WEXITSTATUS(st) == 0);
 }
 
-TEST_CASE("signals arriving while a stepped slot single-steps are delivered once each") {
+TEST_CASE("signals arriving at hits and in slots: delivered once each, never inside a slot") {
     TraceSession s;
     std::string out = temp_path("stepsig");
     auto pid = s.engine.spawn({target_path("insn_kinds"), "30000", "signals"}, output_to(out));
@@ -135,6 +135,9 @@ TEST_CASE("signals arriving while a stepped slot single-steps are delivered once
     auto probe = s.engine.add_probe(probe_spec(*pid, "kind_indirect_call"));
     REQUIRE(probe.ok());
     REQUIRE(probe->strategy == arch::Strategy::Stepped);
+    auto boosted = s.engine.add_probe(probe_spec(*pid, "kind_riprel"));
+    REQUIRE(boosted.ok());
+    REQUIRE(boosted->strategy == arch::Strategy::Boosted);
     REQUIRE(s.engine.resume(*pid).ok());
     constexpr int kSignals = 300;
     int sent = 0;
@@ -148,8 +151,11 @@ TEST_CASE("signals arriving while a stepped slot single-steps are delivered once
     REQUIRE(WIFEXITED(st));
     CHECK(WEXITSTATUS(st) == 0);
     std::string text = read_file(out);
-    CHECK(text == "ready\nstepped 30000 bad 0 signals " + std::to_string(sent) + "\n");
+    CHECK(text == "ready\nstepped 30000 bad 0 signals " + std::to_string(sent) + " outside 0\n");
     CHECK(sent == kSignals);
     CHECK(s.engine.counters().steps >= 30000);
+    // Every call reported once, signals or not.
+    CHECK(s.returns_of(probe->id).size() == 30000);
+    CHECK(s.returns_of(boosted->id).size() == 30000);
     unlink(out.c_str());
 }

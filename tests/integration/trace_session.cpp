@@ -47,7 +47,11 @@ pid_t start_untraced(const std::vector<std::string>& argv, const std::string& ou
         _exit(127);
     }
     bool announces = argv.size() > 1 && (argv[1] == "slow" || argv[1] == "signals" || argv[1] == "nap");
-    for (int i = 0; announces && i < 500 && read_file(out_path).find("ready") == std::string::npos; ++i)
+    // Until it has exec'd and said so: attaching earlier would trace a copy
+    // of this test. A loaded CI machine can take seconds to get there.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (announces && std::chrono::steady_clock::now() < deadline &&
+           read_file(out_path).find("ready") == std::string::npos)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     return pid;
 }
