@@ -62,12 +62,16 @@ class CollectionServiceTest(unittest.TestCase):
         # found by its exec notice.
         with open(self.conf, "w") as f:
             f.write("# e2e\nrotate_size = 32K\nretain_files = 50\nscan_interval = 600s\n")
-        self.exe = os.path.realpath(target("probe_target_pie_O2"))
+        # A private copy of the target: selectors must not reach the
+        # targets of other tests running at the same time.
+        self.comm = "coll%d" % os.getpid()
+        self.exe = os.path.join(self.dir, self.comm)
+        shutil.copy(target("probe_target_pie_O2"), self.exe)
         self.write("status.json", {"select": {"exe": self.exe},
                                    "probes": [{"name": "rc", "target": "status_of",
                                                "capture": {"args": 1},
                                                "collect": {"error_if": "< 0"}}]})
-        self.write("work.json", {"select": {"comm": "probe_target_pie_O2"},
+        self.write("work.json", {"select": {"comm": self.comm},
                                  "probes": [{"name": "work", "target": "work",
                                              "collect": {"error_if": ">= 300"}}]})
         self.daemons = []
@@ -124,7 +128,7 @@ class CollectionServiceTest(unittest.TestCase):
     def test_collect_restart_reload_and_bad_config(self):
         d = self.start_daemon()
         # Started after the daemon: found through its exec.
-        self.target = Target("status", 100000)
+        self.target = Target("status", 100000, name=self.exe)
         s = self.wait_calls(d, "status.rc", 200)
         self.assertIn("exec of pid %d" % self.target.pid, d.log_text())
 
@@ -188,7 +192,7 @@ class CollectionServiceTest(unittest.TestCase):
         # Reload: work.json changes, status.json does not, bad.json is broken.
         rc_probe = wait_for(lambda: self.stats(d, "status.rc")["probe_ids"], "status.rc probe")
         work_probe = self.stats(d, "work.work")["probe_ids"]
-        self.write("work.json", {"select": {"comm": "probe_target_pie_O2"},
+        self.write("work.json", {"select": {"comm": self.comm},
                                  "probes": [{"name": "work", "target": "work",
                                              "collect": {"error_if": ">= 600"}}]})
         self.write("bad.json", '{\n  "select": {"comm": "x"},\n  "probes": [\n    {"target": "f",}\n  ]\n}\n')
