@@ -286,10 +286,18 @@ class Parser {
         case Command::Stats:
             PROBED_TRY(expect_count(0, 1));
             if (!positionals_.empty()) {
-                auto id = parse_integer<std::int64_t>(positionals_[0]);
-                if (!id || *id < 0)
-                    return usage_error("bad probe id '" + positionals_[0] + "'");
-                out_.probe_id = *id;
+                // A probe id, or a collection name (which never starts with a digit
+                // or '-': names from probes.d are "<file>.<probe>").
+                const std::string& arg = positionals_[0];
+                auto id = parse_integer<std::int64_t>(arg);
+                if (id && *id >= 0)
+                    out_.probe_id = *id;
+                else if (!arg.empty() && arg.find_first_of("0123456789-") != 0 &&
+                         arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                               "0123456789._-@") == std::string::npos)
+                    out_.collection = arg;
+                else
+                    return usage_error("bad probe id or collection name '" + arg + "'");
             }
             return {};
         case Command::Call:

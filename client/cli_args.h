@@ -44,7 +44,8 @@ struct CliArgs {
     std::optional<pid_t> tid;                         // stack
     std::vector<std::string> functions;               // attach FUNC..., run -p FUNC
     std::vector<std::string> argv;                    // run CMD ARGS...
-    std::optional<std::int64_t> probe_id;             // stats
+    std::optional<std::int64_t> probe_id;             // stats PROBE-ID
+    std::optional<std::string> collection;            // stats NAME
     std::string method;                               // call
     nlohmann::json params = nlohmann::json::object(); // call
     TraceOptions trace;

@@ -3,6 +3,7 @@
 
 #include "client/exit_codes.h"
 #include "client/json_fields.h"
+#include "client/stats_format.h"
 #include "client/text_table.h"
 
 #include <cstdio>
@@ -170,11 +171,16 @@ int cmd_stats(CommandContext& ctx) {
     json params = json::object();
     if (ctx.args.probe_id)
         params["probe_id"] = *ctx.args.probe_id;
+    if (ctx.args.collection)
+        params["name"] = *ctx.args.collection;
     int status = kExitOk;
     auto r = call_or_report(ctx, "stats.get", params, status);
     if (!r)
         return status;
-    print_result(ctx, *r);
+    if (ctx.args.json)
+        print_result(ctx, *r);
+    else
+        print_out(format_stats(*r));
     return kExitOk;
 }
 

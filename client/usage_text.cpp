@@ -54,7 +54,10 @@ std::string body(Command command) {
     case Command::Stack:
         return "usage: probectl stack PID [TID]\n\nPrint the call stack of a traced thread.\n";
     case Command::Stats:
-        return "usage: probectl stats [PROBE]\n\nPrint call statistics of one or all probes.\n";
+        return "usage: probectl stats [PROBE]\n\n"
+               "Print what the daemon collected: calls, errors, top return values and\n"
+               "a latency histogram per collection. PROBE is a probe id or a collection\n"
+               "name; without it, every collection. --json prints the raw stats.get result.\n";
     case Command::Call:
         return "usage: probectl call METHOD [JSON-PARAMS]\n\n"
                "Send one raw JSON-RPC request and print its result, e.g.\n"

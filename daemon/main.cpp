@@ -2,7 +2,9 @@
 // the RPC server with the tracer thread behind it until SIGTERM/SIGINT, when
 // every traced process is restored and let go.
 #include "common/monotonic_clock.h"
+#include "daemon/daemon_config.h"
 #include "daemon/rpc_server.h"
+#include "daemon/service_features.h"
 #include "daemon/tracer_thread.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -14,7 +16,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
+#include <optional>
+#include <set>
 #include <string>
 
 namespace {
@@ -31,6 +36,11 @@ options:
   --foreground        stay in the foreground (default: detach once listening)
   --queue N           events buffered between the tracer and clients (default 65536)
   --tracer-cpu N      pin the tracer thread (and programs it spawns) to CPU N
+  --config PATH       daemon settings (default as root: /etc/probed/probed.conf if
+                      present); command-line options win. See docs/config.md
+  --probes-dir DIR    configured probes, *.json (default as root: /etc/probed/probes.d)
+  --state-dir DIR     collected calls and aggregates (default: /var/lib/probed as
+                      root, else $XDG_STATE_HOME/probed or ~/.local/state/probed)
   --help, --version
 )";
 
@@ -48,7 +58,42 @@ struct Options {
     bool foreground = false;
     size_t queue = 65536;
     int tracer_cpu = -1;
+    std::string config;
+    bool config_given = false;
+    std::optional<std::string> probes_dir;
+    std::optional<std::string> state_dir;
+    std::set<std::string> given; // options set on the command line
 };
+
+std::string default_state_dir() {
+    if (geteuid() == 0) return "/var/lib/probed";
+    if (const char* s = std::getenv("XDG_STATE_HOME"); s && *s) return std::string(s) + "/probed";
+    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.local/state/probed";
+    return {};
+}
+
+// probed.conf fills in what the command line left unset.
+bool apply_config(Options& opt, probed::ServiceOptions& svc) {
+    if (opt.config.empty()) return true;
+    auto loaded = probed::load_daemon_config(opt.config);
+    if (!loaded) {
+        std::fprintf(stderr, "probed: %s\n", loaded.error().message.c_str());
+        return false;
+    }
+    const probed::DaemonConfig& c = *loaded;
+    auto unset = [&](const char* flag) { return !opt.given.count(flag); };
+    if (c.socket && unset("--socket")) opt.socket = *c.socket;
+    if (c.log_level && unset("--log-level")) opt.log_level = *c.log_level;
+    if (c.queue && unset("--queue")) opt.queue = *c.queue;
+    if (c.state_dir && unset("--state-dir")) opt.state_dir = *c.state_dir;
+    if (c.probes_dir && unset("--probes-dir")) opt.probes_dir = *c.probes_dir;
+    if (c.collect_queue) svc.collect.queue = *c.collect_queue;
+    if (c.rotate_size) svc.collect.rotation.max_file_bytes = *c.rotate_size;
+    if (c.retain_files) svc.collect.rotation.max_files = *c.retain_files;
+    if (c.retain_size) svc.collect.rotation.max_total_bytes = *c.retain_size;
+    if (c.scan_interval_ms) svc.scan_interval_ms = static_cast<unsigned>(std::min<uint64_t>(*c.scan_interval_ms, 3600000));
+    return true;
+}
 
 int usage_error(const std::string& msg) {
     std::fprintf(stderr, "probed: %s\n\n%s", msg.c_str(), kUsage);
@@ -62,6 +107,7 @@ int main(int argc, char** argv) {
     opt.socket = default_socket();
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
+        opt.given.insert(a);
         auto value = [&](const char* name) -> const char* {
             if (i + 1 >= argc) return nullptr;
             (void)name;
@@ -95,10 +141,25 @@ int main(int argc, char** argv) {
             long n = v ? std::strtol(v, &end, 10) : -1;
             if (!v || *end || n < 0) return usage_error("--tracer-cpu needs a CPU number");
             opt.tracer_cpu = static_cast<int>(n);
+        } else if (a == "--config" || a == "--probes-dir" || a == "--state-dir") {
+            const char* v = value(a.c_str());
+            if (!v || !*v) return usage_error(a + " needs a path");
+            if (a == "--config") opt.config = v, opt.config_given = true;
+            else if (a == "--probes-dir") opt.probes_dir = v;
+            else opt.state_dir = v;
         } else {
             return usage_error("unknown option " + a);
         }
     }
+    // Root reads the system config when it is there; anyone else only what
+    // they name, so a private daemon never picks up the system's probes.
+    if (!opt.config_given && geteuid() == 0 && access("/etc/probed/probed.conf", F_OK) == 0)
+        opt.config = "/etc/probed/probed.conf";
+    probed::ServiceOptions svc;
+    if (!apply_config(opt, svc)) return 1;
+    if (!opt.probes_dir && geteuid() == 0) opt.probes_dir = "/etc/probed/probes.d";
+    svc.probes_dir = opt.probes_dir.value_or("");
+    svc.collect.state_dir = opt.state_dir.value_or(default_state_dir());
     if (opt.socket.empty())
         return usage_error("no socket path: pass --socket or set XDG_RUNTIME_DIR");
     auto level = spdlog::level::from_str(opt.log_level);
@@ -154,10 +215,12 @@ int main(int argc, char** argv) {
             }
         }
         probed::RpcServer server(tracer, events, info);
+        probed::ServiceFeatures service(tracer, events, svc);
         if (auto r = server.listen(opt.socket); !r) {
             spdlog::error("{}", r.error().message);
             status = 2;
         } else {
+            service.install(server);
             if (ready_pipe[1] >= 0) {
                 char ok = 1;
                 (void)!write(ready_pipe[1], &ok, 1);

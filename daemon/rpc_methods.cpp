@@ -2,6 +2,7 @@
 
 #include "common/monotonic_clock.h"
 #include "common/remote_ptr.h"
+#include "daemon/collector.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -127,6 +128,8 @@ json RpcMethods::handle(ClientSession& client, const json& id, const std::string
         else if (method == "events.unsubscribe") {
             client.subscription.reset();
             result = {{"subscribed", false}};
+        } else if (method == "stats.get" && collector_) {
+            result = stats_get(params);
         } else if (method == "stack.get" || method == "stats.get") {
             throw RpcFailure{{rpc::kNotImplemented, method + " is not implemented yet",
                               {{"method", method}}}};
@@ -256,7 +259,20 @@ json RpcMethods::probe_add(ClientSession& client, const json& params) {
     if (!owner.empty() && owner != "client" && owner != "daemon")
         invalid_param("owner", "\"client\" or \"daemon\"");
 
+    std::optional<CollectSpec> collect;
+    if (const json& c = field(params, "collect"); !c.is_null()) {
+        if (!collector_)
+            throw RpcFailure{{rpc::kNotImplemented, "collection is off in this daemon", {{"field", "collect"}}}};
+        if (!wants_return(spec.kind)) invalid_param("collect", "used with kind \"return\" or \"call\"");
+        collect.emplace();
+        std::string name = collection_name_from(comm_of(spec.pid) + "." + spec.target);
+        if (auto err = parse_collect_spec(c.is_boolean() && c.get<bool>() ? json::object() : c, name, *collect))
+            throw RpcFailure{{rpc::kInvalidParams, "invalid params: " + err->message,
+                              {{"field", err->field}, {"expected", err->message}}}};
+    }
+
     ProbeInfo info = unwrap(tracer_.call([&](Engine& e) { return e.add_probe(spec); }));
+    if (collect) collector_->collect_probe(info.id, spec.pid, *collect);
     ProbeMeta meta{spec.pid, owner == "daemon", client.id};
     probes_[info.id] = meta;
     if (!meta.daemon_owned) client.owned_probes.insert(info.id);
@@ -273,6 +289,7 @@ json RpcMethods::probe_remove(ClientSession& client, const json& params) {
     unwrap(tracer_.call([id](Engine& e) { return e.remove_probe(id); }));
     probes_.erase(id);
     client.owned_probes.erase(id);
+    if (collector_) collector_->forget_probe(id);
     return {{"probe_id", id}};
 }
 
@@ -323,11 +340,31 @@ json RpcMethods::events_subscribe(ClientSession& client, const json& params) {
     return {{"subscribed", true}};
 }
 
+json RpcMethods::stats_get(const json& params) {
+    std::optional<std::string> name;
+    if (const json& n = field(params, "name"); !n.is_null()) name = get_string(params, "name");
+    if (const json& p = field(params, "probe_id"); !p.is_null()) {
+        uint64_t id = get_u64(params, "probe_id");
+        name = collector_->collection_of(id);
+        if (!name)
+            throw RpcFailure{{rpc::kNotFound,
+                              "probe " + std::to_string(id) +
+                                  " is not collected (add it with probe.add {..., collect: {}} or in probes.d)",
+                              {{"kind", "not_found"}, {"probe_id", id}}}};
+    }
+    json stats = collector_->stats(name);
+    if (name && stats["collections"].empty())
+        throw RpcFailure{{rpc::kNotFound, "no collection named '" + *name + "'",
+                          {{"kind", "not_found"}, {"name", *name}}}};
+    return stats;
+}
+
 void RpcMethods::client_gone(ClientSession& client) {
     for (uint64_t id : client.owned_probes) {
         auto r = tracer_.call([id](Engine& e) { return e.remove_probe(id); });
         if (!r) spdlog::debug("client {} gone: probe {}: {}", client.id, id, r.error().message);
         probes_.erase(id);
+        if (collector_) collector_->forget_probe(id);
     }
     client.owned_probes.clear();
     // A program held before main by a client that is gone would wait forever.

@@ -14,6 +14,8 @@
 
 namespace probed {
 
+class Collector;
+
 struct DaemonInfo {
     std::string socket_path;
     uint64_t started_ns = 0;
@@ -39,6 +41,12 @@ public:
     // Events a subscriber missed, per probe, reported in probe.list.
     void count_client_drop(uint64_t probe_id, uint64_t n) { client_drops_[probe_id] += n; }
 
+    // Enables probe.add's `collect` and stats.get (collector.h).
+    void set_collector(Collector* collector) { collector_ = collector; }
+    // Probes the daemon added itself (probes.d): listed with owner "daemon".
+    void adopt_probe(uint64_t probe_id, pid_t pid) { probes_[probe_id] = ProbeMeta{pid, true, 0}; }
+    void release_probe(uint64_t probe_id) { probes_.erase(probe_id); }
+
 private:
     struct ProbeMeta {
         pid_t pid = 0;
@@ -56,6 +64,7 @@ private:
     rpc::json probe_remove(ClientSession& client, const rpc::json& params);
     rpc::json probe_list();
     rpc::json events_subscribe(ClientSession& client, const rpc::json& params);
+    rpc::json stats_get(const rpc::json& params);
     void forget_probes_of(pid_t pid);
 
     TracerThread& tracer_;
@@ -63,6 +72,7 @@ private:
     DaemonInfo& info_;
     std::map<uint64_t, ProbeMeta> probes_;
     std::map<uint64_t, uint64_t> client_drops_;
+    Collector* collector_ = nullptr;
 };
 
 } // namespace probed

@@ -79,6 +79,8 @@ void RpcServer::run(int stop_fd) {
         fds.push_back({stop_fd, POLLIN, 0});
         fds.push_back({listen_fd_.get(), POLLIN, 0});
         fds.push_back({event_fd_.get(), POLLIN, 0});
+        for (const auto& w : watches_) fds.push_back({w.first, POLLIN, 0});
+        const size_t first_client = fds.size();
         std::vector<uint64_t> ids;
         for (auto& [id, c] : clients_) {
             short want = POLLIN;
@@ -105,11 +107,13 @@ void RpcServer::run(int stop_fd) {
             (void)!read(event_fd_.get(), &count, sizeof count);
         }
         deliver_events();
+        for (size_t i = 0; i < watches_.size(); ++i)
+            if (fds[3 + i].revents) watches_[i].second();
         for (size_t i = 0; i < ids.size(); ++i) {
             auto it = clients_.find(ids[i]);
             if (it == clients_.end()) continue;
             ClientSession& c = *it->second;
-            short rev = fds[3 + i].revents;
+            short rev = fds[first_client + i].revents;
             if (rev & (POLLIN | POLLHUP | POLLERR)) read_from(c);
             if (!c.out.empty()) flush(c);
             if (c.closing && (c.out.empty() || (rev & (POLLHUP | POLLERR)))) close_client(ids[i]);
@@ -209,6 +213,7 @@ void RpcServer::deliver_events() {
     std::vector<CallEvent> batch;
     events_.drain(batch, kEventsPerRound);
     for (const CallEvent& ev : batch) {
+        if (observer_) observer_(ev);
         std::string line; // encoded once, only if someone wants it
         for (auto& [id, c] : clients_) {
             if (c->closing || !wants(*c, ev)) continue;

@@ -10,9 +10,11 @@
 #include "daemon/rpc_methods.h"
 #include "daemon/tracer_thread.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace probed {
 
@@ -26,6 +28,15 @@ public:
     Result<void> listen(const std::string& path);
     // Serves until `stop_fd` (a signalfd for SIGTERM/SIGINT) is readable.
     void run(int stop_fd);
+
+    // Service features plug in here, all run on this (the RPC) thread:
+    // every event delivered is shown to `observer` first (the collector);
+    // `on_ready` runs when `fd` is readable (exec notices, SIGHUP, timers).
+    void set_event_observer(std::function<void(const CallEvent&)> observer) {
+        observer_ = std::move(observer);
+    }
+    void add_watch(int fd, std::function<void()> on_ready) { watches_.push_back({fd, std::move(on_ready)}); }
+    RpcMethods& methods() { return methods_; }
 
 private:
     void accept_clients();
@@ -48,6 +59,8 @@ private:
     std::map<uint64_t, std::unique_ptr<ClientSession>> clients_;
     uint64_t next_client_id_ = 1;
     std::map<uint64_t, uint64_t> queue_drops_seen_;
+    std::function<void(const CallEvent&)> observer_;
+    std::vector<std::pair<int, std::function<void()>>> watches_;
 };
 
 } // namespace probed

@@ -89,7 +89,9 @@ TEST_CASE("bad numbers are usage errors") {
     CHECK_FALSE(parse({"attach", "1", "work", "--args", "-1"}).ok);
     CHECK_FALSE(parse({"attach", "1", "work", "--kind", "exit"}).ok);
     CHECK_FALSE(parse({"stack", "1", "tid"}).ok);
-    CHECK_FALSE(parse({"stats", "x"}).ok);
+    CHECK_FALSE(parse({"stats", "x/y"}).ok);
+    CHECK_FALSE(parse({"stats", "-3"}).ok);
+    CHECK_FALSE(parse({"stats", "3x"}).ok);
     CHECK(parse({"attach", "1", "work", "--count", "x"}).error.find("count") != std::string::npos);
 }
 
@@ -193,6 +195,10 @@ TEST_CASE("detach, stack and stats take ids") {
     REQUIRE(st.ok);
     CHECK(st.args.probe_id == 3);
     CHECK_FALSE(parse({"stats"}).args.probe_id);
+    auto named = parse({"stats", "nginx.getaddrinfo"});
+    REQUIRE(named.ok);
+    CHECK(named.args.collection == "nginx.getaddrinfo");
+    CHECK_FALSE(named.args.probe_id);
 }
 
 TEST_CASE("call takes a method and optional JSON params") {

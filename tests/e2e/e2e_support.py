@@ -24,6 +24,9 @@ class Daemon:
         self.dir = tempfile.mkdtemp(prefix="probed-e2e-")
         self.socket = os.path.join(self.dir, "probed.sock")
         self.log = open(os.path.join(self.dir, "probed.log"), "w+")
+        # Collected calls stay in the test's own directory, never /var/lib/probed.
+        if "--state-dir" not in extra:
+            extra = [*extra, "--state-dir", os.path.join(self.dir, "state")]
         self.proc = subprocess.Popen(
             [PROBED, "--socket", self.socket, "--foreground", "--log-level", "debug", *extra],
             stderr=self.log)

@@ -76,7 +76,12 @@ class BadInputTest(unittest.TestCase):
         self.expect_error(-32602, "process.attach", {"pid": pid})  # already traced
         self.expect_error(-32602, "process.attach", {"pid": self.daemon.proc.pid})  # itself
         self.expect_error(-32004, "stack.get", {"pid": pid})
-        self.expect_error(-32004, "stats.get", {})
+        self.expect_error(-32000, "stats.get", {"probe_id": 987654})  # no such collected probe
+        self.expect_error(-32000, "stats.get", {"name": "no.such.collection"})
+        self.expect_error(-32602, "stats.get", {"probe_id": "x"})
+        e = self.expect_error(-32602, "probe.add", {"pid": pid, "target": "work", "collect": {"error_if": "=< 0"}})
+        self.assertEqual(e.data["field"], "collect.error_if")
+        self.expect_error(-32602, "probe.add", {"pid": pid, "target": "work", "kind": "entry", "collect": {}})
         self.expect_error(-32000, "process.spawn", {"argv": ["/nonexistent/program"]})
         self.expect_error(-32602, "process.spawn", {"argv": []})
 

@@ -16,6 +16,9 @@
 
 NOINLINE long work(long a, long b) { return a * 3 + b; }
 
+// A status code with a known pattern: -9, -6, -3, 0, 3, 6, 9, repeating.
+NOINLINE long status_of(long i) { return (i % 7) * 3 - 9; }
+
 NOINLINE long recurse(long n) {
     if (n == 0) return 0;
     long r = recurse(n - 1);
@@ -100,6 +103,16 @@ int main(int argc, char** argv) {
             printf("%ld %ld\n", i, work(i, 2));
             sleep_ms(2);
         }
+    } else if (!strcmp(mode, "status")) {
+        // For collection: one status_of(i) and one work(i, 2) per 2 ms, so
+        // a collected call sequence shows any gap by its argument.
+        printf("ready %d\n", getpid());
+        long sum = 0;
+        for (long i = 0; i < n; ++i) {
+            sum += status_of(i) + work(i, 2);
+            sleep_ms(2);
+        }
+        printf("status %ld sum %ld\n", n, sum);
     } else if (!strcmp(mode, "signals")) {
         // A handler that calls the probed function, while the main loop does too.
         signal(SIGUSR1, on_usr1);
