@@ -184,7 +184,10 @@ bool classify_general(const cs_insn* insn, DecodedInsn& d) {
         d.sim = by_encoding;
         return true;
     }
-    const SimOp by_capstone = capstone_sim_op(*insn);
+    SimOp by_capstone = capstone_sim_op(*insn);
+    // A Capstone that knows bc.cond names it with an id Capstone 4 lacks.
+    if (by_encoding == SimOp::BCond && field(d.word, 4, 4) == 1)
+        by_capstone = SimOp::BCond;
     if (by_encoding != by_capstone) {
         // A PC-relative instruction must never reach a slot by mistake.
         reject(d, "Capstone and the encoding disagree about this instruction");

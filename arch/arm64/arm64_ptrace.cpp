@@ -5,6 +5,7 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 
@@ -65,6 +66,18 @@ Result<double> get_float_return(pid_t tid) {
     double d;
     std::memcpy(&d, &fp.vregs[0], sizeof d);
     return d;
+}
+
+Result<uint64_t> get_pac_code_mask(pid_t tid) {
+    user_pac_mask mask{};
+    iovec iov{&mask, sizeof mask};
+    if (ptrace(PTRACE_GETREGSET, tid, reinterpret_cast<void*>(NT_ARM_PAC_MASK), &iov) != 0) {
+        // The kernel has no such regset without FEAT_PAuth support.
+        if (errno == EINVAL || errno == ENODEV)
+            return uint64_t{0};
+        return Error::from_errno("PTRACE_GETREGSET NT_ARM_PAC_MASK");
+    }
+    return mask.insn_mask;
 }
 
 } // namespace probed::arch::arm64

@@ -20,5 +20,9 @@ Result<void> set_pc(pid_t tid, uint64_t pc);
 Result<void> set_changed_regs(pid_t tid, const Regs& before, const Regs& after);
 // d0 (the low 64 bits of v0), where AAPCS64 returns a double.
 Result<double> get_float_return(pid_t tid);
+// The bits pointer authentication uses in code addresses (NT_ARM_PAC_MASK),
+// 0 when the CPU or kernel has no PAC. Clearing them from a return address
+// read out of a frame record (signed by paciasp) gives the plain address.
+Result<uint64_t> get_pac_code_mask(pid_t tid);
 
 } // namespace probed::arch::arm64

@@ -24,8 +24,20 @@ void advance(const DecodedInsn& insn, Regs& regs) {
     set_btype(regs, kBtypeNone);
 }
 
+// What the PC becomes when a branch targets `target`. Bit 55 selects the
+// translation regime half, and each half has its own top-byte-ignore bit:
+// Linux sets TBI0 (without TBID0) for user addresses, so the CPU's BranchTo
+// clears bits 63:56 of a target whose bit 55 is 0; for the other half TBI1 is
+// off and the target stays as it is (and faults). Measured on the emulated CPU
+// (test_arm64_cpu_agreement): br to 0xe7296f6dfe816a30 lands on
+// 0x00296f6dfe816a30, br to 0x09fc4f8a462a7074 stays 0x09fc4f8a462a7074.
+uint64_t branch_address(uint64_t target) {
+    constexpr uint64_t kBit55 = 1ull << 55;
+    return (target & kBit55) ? target : target & ~(0xffull << 56);
+}
+
 void branch_to(Regs& regs, uint64_t target) {
-    regs.pc = target;
+    regs.pc = branch_address(target);
     set_btype(regs, kBtypeNone);
 }
 
@@ -97,7 +109,7 @@ void sim_ldr_literal(const DecodedInsn& insn, Regs& regs, const MemoryReader& re
 
 // br/blr/ret read Xn before blr writes x30 (`blr x30` jumps to the old x30).
 void sim_br(const DecodedInsn& insn, Regs& regs, const MemoryReader&, SimResult&) {
-    regs.pc = xreg(regs, insn.reg);
+    regs.pc = branch_address(xreg(regs, insn.reg));
     // From an unguarded page, or through x16/x17, BR sets BTYPE 01. From a
     // guarded page with another register it would be 11, which BTI c refuses;
     // we cannot tell guarded pages apart here and choose the value that never
@@ -106,7 +118,7 @@ void sim_br(const DecodedInsn& insn, Regs& regs, const MemoryReader&, SimResult&
 }
 
 void sim_blr(const DecodedInsn& insn, Regs& regs, const MemoryReader&, SimResult&) {
-    regs.pc = xreg(regs, insn.reg);
+    regs.pc = branch_address(xreg(regs, insn.reg));
     regs.x[kLinkReg] = next_pc(insn);
     set_btype(regs, kBtypeCall);
 }

@@ -85,10 +85,6 @@ const char* hint_name(uint32_t n) {
     return nullptr;
 }
 
-bool is_pauth_hint(uint32_t n) {
-    return n == 7 || (n >= 8 && n <= 14 && n % 2 == 0) || (n >= 24 && n <= 31);
-}
-
 SystemVerdict classify_hint(uint32_t word) {
     const uint32_t n = hint_number(word);
     const char* known = hint_name(n);
@@ -100,14 +96,13 @@ SystemVerdict classify_hint(uint32_t word) {
     // which the simulator resets as the CPU would).
     if (n == 0 || (n >= 32 && n <= 38 && n % 2 == 0))
         return simulated_nop(std::move(name));
-    // PACIASP & co sign or authenticate x30/x17 with sp/x16/zero as the
-    // modifier, using a key only the CPU holds: they cannot be simulated,
-    // and as they never read the PC they run in a slot unchanged. (A CPU
-    // without FEAT_PAuth executes them as nop, in the slot as in place.)
-    if (is_pauth_hint(n))
-        return boosted(std::move(name));
-    // yield/wfe/wfi/sev/sevl/esb/csdb/..., and unallocated hints (which run
-    // as nop): no PC dependence, same effect from a slot.
+    // Everything else runs from a slot. PACIASP & co (hints 7-14, 24-31)
+    // sign or authenticate x30/x17 with sp/x16/zero as the modifier, using a
+    // key only the CPU holds: they cannot be simulated, and as they never
+    // read the PC they run in a slot unchanged (a CPU without FEAT_PAuth
+    // executes them as nop, there as here). yield/wfe/sev/esb/csdb/... and
+    // the unallocated hints (which execute as nop) have no PC dependence
+    // either.
     return boosted(std::move(name));
 }
 

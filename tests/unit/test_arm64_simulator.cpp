@@ -207,6 +207,22 @@ TEST_CASE("br, blr and ret set the pc and BTYPE as the CPU does") {
     expect_effect(0xd65f0040, regs, moved_to(regs, 0x400a00)); // ret x2
 }
 
+TEST_CASE("a register branch drops the top byte of a user address like the CPU with TBI0") {
+    // Values measured on the emulated CPU under Linux: bit 55 clear (the user
+    // half, TBI0 on) clears bits 63:56; bit 55 set (TBI1 off) keeps them.
+    Regs regs = sample_regs();
+    regs.x[16] = 0xe7296f6dfe816a30ull;
+    expect_effect(0xd61f0200, regs, moved_to(regs, 0x00296f6dfe816a30ull, kBtypeJump)); // br x16
+    regs.x[30] = 0x8000000000000000ull;
+    expect_effect(0xd65f03c0, regs, moved_to(regs, 0)); // ret
+    regs.x[2] = 0x6f7f227c5d5dbe46ull;
+    expect_effect(0xd65f0040, regs, moved_to(regs, 0x007f227c5d5dbe46ull)); // ret x2
+    regs.x[1] = 0x7ec9d6cbfcf1bc47ull;
+    Regs want = moved_to(regs, 0x7ec9d6cbfcf1bc47ull, kBtypeCall);
+    want.x[30] = kAddr + 4;
+    expect_effect(0xd63f0020, regs, want); // blr x1
+}
+
 TEST_CASE("stp x29, x30, [sp, #-N]! pushes the frame record") {
     DecodedInsn d = must_sim(0xa9bd7bfd); // stp x29, x30, [sp, #-48]!
     Regs regs = sample_regs();
