@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package probed needs to build and run its tests.
 # Idempotent; run as root (or with sudo available).
+# --arm64: also what the arm64 suite needs (scripts/install-arm64-deps.sh:
+# cross compiler, :arm64 libraries, qemu-system-aarch64, kernel, busybox).
 set -euo pipefail
+
+with_arm64=0
+case ${1:-} in
+  --arm64) with_arm64=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--arm64]" >&2; exit 2 ;;
+esac
 
 packages=(
   build-essential g++ meson ninja-build pkgconf
@@ -23,10 +32,13 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages already installed"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -q
-"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [ "$with_arm64" = 1 ]; then
+  "$(dirname "$0")/install-arm64-deps.sh"
+fi

@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Stages the meson tests of an aarch64 build into the root tree of the
+arm64 test VM (used by tests/arm64/run).
+
+usage: stage_vm_root.py BUILDDIR ROOT [--suite NAME]... [TESTNAME]...
+
+Every file a test needs keeps its absolute host path inside the VM (the test
+executable, arguments and environment values that name files of the build or
+source tree, the targets it depends on), so commands, environment and working
+directories run unchanged. Shared libraries named by DT_NEEDED, followed
+recursively with readelf -d, go to /lib unless they belong to the build tree.
+Writes ROOT/probed-tests/: `list` (index, timeout in seconds or 0 for none,
+name per line) and one `N.sh` per test that sets up and execs the test.
+meson 1.0's introspection does not say which tests are should_fail: such
+tests would count as failed here (the project has none).
+"""
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+EM_AARCH64 = 183
+# Where Debian's arm64 libraries live: multiarch first, then the cross
+# toolchain's own copies (libstdc++, libgcc_s) as a fallback.
+SYSTEM_LIB_DIRS = [
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/aarch64-linux-gnu/lib",
+]
+INTERPRETER = "ld-linux-aarch64.so.1"
+
+
+def fail(message):
+    sys.exit(f"stage_vm_root: {message}")
+
+
+def is_elf(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def is_aarch64_elf(path):
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return False
+    return (len(head) == 20 and head[:4] == b"\x7fELF" and head[4] == 2 and head[5] == 1
+            and int.from_bytes(head[18:20], "little") == EM_AARCH64)
+
+
+class Stager:
+    def __init__(self, build, source, root):
+        self.build = build
+        self.source = source
+        self.root = root
+        self.readelf = shutil.which("aarch64-linux-gnu-readelf") or fail(
+            "aarch64-linux-gnu-readelf missing: run scripts/install-arm64-deps.sh")
+        self.staged_elves = []
+        self.libs_done = set()
+
+    def in_tree(self, path):
+        return any(os.path.commonpath([path, top]) == top for top in (self.build, self.source))
+
+    def dest(self, path):
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def copy(self, path):
+        """Copies a file or directory of the host to the same path in the VM."""
+        path = os.path.realpath(path)
+        target = self.dest(path)
+        if os.path.exists(target):
+            return
+        if os.path.isdir(path):
+            # Object dirs (*.p) and meson's private files are never needed at run time.
+            ignore = shutil.ignore_patterns("*.p", "meson-*", "*.o")
+            shutil.copytree(path, target, symlinks=False, ignore=ignore)
+            for top, _, files in os.walk(target):
+                self.staged_elves += [os.path.join(top, f) for f in files if is_aarch64_elf(os.path.join(top, f))]
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(path, target)
+            if is_aarch64_elf(target):
+                self.staged_elves.append(target)
+
+    def copy_if_tree_path(self, value):
+        """Copies the paths a word names (':'-separated lists too), if they are ours."""
+        for part in value.split(":"):
+            if os.path.isabs(part) and os.path.exists(part) and self.in_tree(os.path.realpath(part)):
+                self.copy(part)
+
+    def dynamic_entries(self, elf):
+        out = subprocess.run([self.readelf, "-d", "-W", elf], capture_output=True, text=True).stdout
+        needed, runpath = [], []
+        for line in out.splitlines():
+            if "(NEEDED)" in line:
+                needed.append(line.split("[", 1)[1].rstrip("]"))
+            elif "(RUNPATH)" in line or "(RPATH)" in line:
+                runpath += line.split("[", 1)[1].rstrip("]").split(":")
+        return needed, runpath
+
+    def add_libraries(self, elf, host_path):
+        needed, runpath = self.dynamic_entries(elf)
+        origin = os.path.dirname(host_path)
+        dirs = [d.replace("$ORIGIN", origin) for d in runpath] + SYSTEM_LIB_DIRS
+        for name in needed:
+            if name in self.libs_done:
+                continue
+            self.libs_done.add(name)
+            found = next((os.path.join(d, name) for d in dirs if os.path.exists(os.path.join(d, name))), None)
+            if found is None:
+                fail(f"{name} (needed by {host_path}) not found: install its :arm64 package")
+            real = os.path.realpath(found)
+            if self.in_tree(real):
+                self.copy(found)
+                staged = self.dest(real)
+            else:
+                staged = os.path.join(self.root, "lib", name)
+                shutil.copy(real, staged)
+            self.add_libraries(staged, real)
+
+    def add_all_libraries(self):
+        os.makedirs(os.path.join(self.root, "lib"), exist_ok=True)
+        interpreter = next((os.path.join(d, INTERPRETER) for d in SYSTEM_LIB_DIRS
+                            if os.path.exists(os.path.join(d, INTERPRETER))), None)
+        if interpreter is None:
+            fail(f"{INTERPRETER} not found: apt-get install libc6:arm64")
+        shutil.copy(os.path.realpath(interpreter), os.path.join(self.root, "lib", INTERPRETER))
+        self.libs_done.add(INTERPRETER)
+        for staged in list(self.staged_elves):
+            self.add_libraries(staged, "/" + os.path.relpath(staged, self.root))
+
+
+def introspect(build, what):
+    """meson's introspection files (what `meson introspect --WHAT` prints),
+    read directly: starting meson twice costs seconds on a loaded machine."""
+    path = os.path.join(build, "meson-info", f"intro-{what}.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"cannot read {path}: {e}")
+
+
+def selected(test, suites, names):
+    if names and test["name"] not in names:
+        return False
+    test_suites = {s.split(":")[-1] for s in test.get("suite", [])}
+    return not suites or bool(test_suites & set(suites))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("build")
+    parser.add_argument("root")
+    parser.add_argument("--suite", action="append", default=[])
+    parser.add_argument("--timeout-multiplier", type=float, default=3.0)
+    parser.add_argument("names", nargs="*")
+    args = parser.parse_args()
+
+    build = os.path.realpath(args.build)
+    with open(os.path.join(build, "meson-info", "meson-info.json")) as f:
+        source = os.path.realpath(json.load(f)["directories"]["source"])
+    stager = Stager(build, source, os.path.realpath(args.root))
+
+    target_files = {t["id"]: t["filename"] for t in introspect(build, "targets")}
+    tests = [t for t in introspect(build, "tests") if selected(t, args.suite, args.names)]
+    if not tests:
+        fail("no tests selected")
+    listing = []
+    test_dir = os.path.join(stager.root, "probed-tests")
+    os.makedirs(test_dir, exist_ok=True)
+    for index, test in enumerate(tests, 1):
+        cmd = test["cmd"]
+        exe = cmd[0]
+        if is_elf(exe) and not is_aarch64_elf(exe):
+            fail(f"{exe} is not an aarch64 program: is {build} a cross build (tests/arm64/aarch64-linux-gnu.ini)?")
+        if stager.in_tree(os.path.realpath(exe)) or is_aarch64_elf(exe):
+            stager.copy(exe)
+        else:
+            fail(f"test {test['name']} runs {exe}, a host program the VM does not have")
+        for word in cmd[1:]:
+            stager.copy_if_tree_path(word)
+        env = test.get("env") or {}
+        for value in env.values():
+            stager.copy_if_tree_path(value)
+        for dep in test.get("depends", []):
+            for path in target_files.get(dep, []):
+                if os.path.exists(path):
+                    stager.copy(path)
+        workdir = test.get("workdir") or build  # meson test runs tests from the build dir
+        os.makedirs(stager.dest(workdir), exist_ok=True)
+        script = [f"cd {shlex.quote(workdir)} || exit 126"]
+        script += [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items())]
+        script.append("exec " + " ".join(shlex.quote(w) for w in cmd))
+        with open(os.path.join(test_dir, f"{index}.sh"), "w") as f:
+            f.write("\n".join(script) + "\n")
+        # The emulator is slower than the host, ptrace stops much slower.
+        # meson's timeout 0 means none: the VM's own timeout still applies.
+        meson_timeout = test.get("timeout") or 0
+        timeout = max(1, int(meson_timeout * args.timeout_multiplier)) if meson_timeout > 0 else 0
+        listing.append(f"{index} {timeout} {test['name']}")
+    stager.add_all_libraries()
+    with open(os.path.join(test_dir, "list"), "w") as f:
+        f.write("\n".join(listing) + "\n")
+    print(f"stage_vm_root: {len(tests)} test(s), {len(stager.libs_done)} libraries")
+
+
+if __name__ == "__main__":
+    main()
