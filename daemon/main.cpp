@@ -3,6 +3,7 @@
 // every traced process is restored and let go.
 #include "common/monotonic_clock.h"
 #include "daemon/rpc_server.h"
+#include "daemon/service_manager.h"
 #include "daemon/tracer_thread.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -31,7 +32,16 @@ options:
   --foreground        stay in the foreground (default: detach once listening)
   --queue N           events buffered between the tracer and clients (default 65536)
   --tracer-cpu N      pin the tracer thread (and programs it spawns) to CPU N
+  --max-probes-per-client N
+                      probes one unprivileged user may hold (default 256)
+  --max-subscriptions-per-client N
+                      event subscriptions one unprivileged user may hold (default 16)
   --help, --version
+
+Clients are identified by SO_PEERCRED: root or CAP_SYS_PTRACE may act on any
+process; other users only on processes they could ptrace themselves.
+Started by systemd, probed stays in the foreground, serves on the socket it
+is passed (socket activation) and reports readiness with sd_notify.
 )";
 
 std::string default_socket() {
@@ -48,7 +58,16 @@ struct Options {
     bool foreground = false;
     size_t queue = 65536;
     int tracer_cpu = -1;
+    probed::AccessLimits limits;
 };
+
+// A positive count, or 0 when the text is not one.
+size_t parse_count(const char* v) {
+    if (!v) return 0;
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(v, &end, 10);
+    return *v && !*end && v[0] != '-' ? static_cast<size_t>(n) : 0;
+}
 
 int usage_error(const std::string& msg) {
     std::fprintf(stderr, "probed: %s\n\n%s", msg.c_str(), kUsage);
@@ -84,11 +103,14 @@ int main(int argc, char** argv) {
             if (!v) return usage_error("--log-level needs a level");
             opt.log_level = v;
         } else if (a == "--queue") {
-            const char* v = value("--queue");
-            char* end = nullptr;
-            unsigned long long n = v ? std::strtoull(v, &end, 10) : 0;
-            if (!v || *end || n == 0) return usage_error("--queue needs a positive number");
-            opt.queue = n;
+            opt.queue = parse_count(value("--queue"));
+            if (opt.queue == 0) return usage_error("--queue needs a positive number");
+        } else if (a == "--max-probes-per-client") {
+            opt.limits.max_probes = parse_count(value(""));
+            if (opt.limits.max_probes == 0) return usage_error(a + " needs a positive number");
+        } else if (a == "--max-subscriptions-per-client") {
+            opt.limits.max_subscriptions = parse_count(value(""));
+            if (opt.limits.max_subscriptions == 0) return usage_error(a + " needs a positive number");
         } else if (a == "--tracer-cpu") {
             const char* v = value("--tracer-cpu");
             char* end = nullptr;
@@ -99,7 +121,15 @@ int main(int argc, char** argv) {
             return usage_error("unknown option " + a);
         }
     }
-    if (opt.socket.empty())
+    // A service manager tracks our pid: forking away would look like an exit.
+    if (probed::service::managed()) opt.foreground = true;
+    auto passed = probed::service::passed_socket();
+    if (!passed) {
+        std::fprintf(stderr, "probed: %s\n", passed.error().message.c_str());
+        return 2;
+    }
+    int passed_fd = *passed;
+    if (opt.socket.empty() && passed_fd < 0)
         return usage_error("no socket path: pass --socket or set XDG_RUNTIME_DIR");
     auto level = spdlog::level::from_str(opt.log_level);
     if (level == spdlog::level::off && opt.log_level != "off")
@@ -140,6 +170,7 @@ int main(int argc, char** argv) {
     probed::EventQueue events(opt.queue);
     probed::DaemonInfo info;
     info.started_ns = probed::monotonic_ns();
+    info.limits = opt.limits;
     int status = 0;
     {
         probed::TracerThread tracer(events, opt.tracer_cpu);
@@ -154,7 +185,8 @@ int main(int argc, char** argv) {
             }
         }
         probed::RpcServer server(tracer, events, info);
-        if (auto r = server.listen(opt.socket); !r) {
+        auto listening = passed_fd >= 0 ? server.adopt(passed_fd) : server.listen(opt.socket);
+        if (auto& r = listening; !r) {
             spdlog::error("{}", r.error().message);
             status = 2;
         } else {
@@ -163,7 +195,10 @@ int main(int argc, char** argv) {
                 (void)!write(ready_pipe[1], &ok, 1);
                 close(ready_pipe[1]);
             }
+            probed::service::notify_ready("serving on " + info.socket_path);
+            server.on_status(probed::service::notify_status);
             server.run(stop_fd);
+            probed::service::notify_stopping();
         }
         // Restores and lets go of every traced process.
         tracer.stop();

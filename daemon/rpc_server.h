@@ -10,6 +10,7 @@
 #include "daemon/rpc_methods.h"
 #include "daemon/tracer_thread.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,6 +25,14 @@ public:
     // Binds the socket. A live daemon already answering there is an error; a
     // stale socket file is replaced. The parent directory is created.
     Result<void> listen(const std::string& path);
+    // Serves on a listening Unix stream socket someone else bound (systemd
+    // socket activation). The socket file is theirs: never unlinked.
+    Result<void> adopt(int fd);
+    // Called (at most once a second, from run()) with a one-line summary
+    // whenever clients, processes or probes may have changed.
+    void on_status(std::function<void(const std::string&)> listener) {
+        status_listener_ = std::move(listener);
+    }
     // Serves until `stop_fd` (a signalfd for SIGTERM/SIGINT) is readable.
     void run(int stop_fd);
 
@@ -37,6 +46,7 @@ private:
     void append_drop_notices(ClientSession& c);
     bool wants(const ClientSession& c, const CallEvent& ev) const;
     void close_client(uint64_t id);
+    void report_status();
 
     TracerThread& tracer_;
     EventQueue& events_;
@@ -48,6 +58,9 @@ private:
     std::map<uint64_t, std::unique_ptr<ClientSession>> clients_;
     uint64_t next_client_id_ = 1;
     std::map<uint64_t, uint64_t> queue_drops_seen_;
+    std::function<void(const std::string&)> status_listener_;
+    bool status_dirty_ = true;
+    uint64_t status_sent_ns_ = 0;
 };
 
 } // namespace probed
