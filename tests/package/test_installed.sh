@@ -53,9 +53,12 @@ sock="$work/probed.sock"
 "$target_bin" slow 100000 >"$work/target.out" &
 target=$!
 activator=
+# Under set -e a failing command in the EXIT trap would replace the exit
+# status: every step here may fail harmlessly.
 cleanup() {
-    [ -n "$activator" ] && kill "$activator" 2>/dev/null && wait "$activator" 2>/dev/null
-    kill "$target" 2>/dev/null; wait "$target" 2>/dev/null
+    if [ -n "$activator" ]; then kill "$activator" 2>/dev/null || true; wait "$activator" 2>/dev/null || true; fi
+    kill "$target" 2>/dev/null || true
+    wait "$target" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
