@@ -4,6 +4,7 @@
 #include "common/line_buffer.h"
 #include "common/jsonrpc.h"
 #include "common/unique_fd.h"
+#include "daemon/process_credentials.h"
 
 #include <sys/types.h>
 
@@ -33,6 +34,8 @@ struct ClientSession {
     std::set<pid_t> held_spawns;           // spawned, not yet resumed: resumed when it goes
     std::map<uint64_t, uint64_t> dropped;  // per probe, not yet reported
     bool closing = false;                  // peer hung up or protocol abuse
+    ProcessCredentials peer;               // who connected (SO_PEERCRED), for access checks
+    std::set<pid_t> granted_pids;          // processes it was allowed to act on: their exit events
 
     // Outgoing events beyond this are dropped (and counted); responses are
     // always queued, they are bounded by the client's own requests.

@@ -9,8 +9,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -49,6 +51,16 @@ Result<WaitStatus> wait_for(pid_t tid) {
         if (errno != EINTR) return Error::from_errno("waitpid " + std::to_string(tid));
     }
     return WaitStatus(raw);
+}
+
+// In the forked child: take on a client's identity for good (real,
+// effective and saved ids). Returns 0 or the errno of the step that failed.
+int become(const SpawnIdentity& who) {
+    if (setgroups(who.groups.size(), who.groups.data()) != 0) return errno;
+    if (setresgid(who.gid, who.gid, who.gid) != 0) return errno;
+    if (setresuid(who.uid, who.uid, who.uid) != 0) return errno;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
+    return 0;
 }
 
 } // namespace
@@ -144,7 +156,8 @@ Result<pid_t> Engine::spawn(const std::vector<std::string>& argv, const SpawnOpt
         char c;
         while (read(go[0], &c, 1) < 0 && errno == EINTR) {}
         int e = 0;
-        if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) e = errno;
+        if (opts.identity) e = become(*opts.identity);
+        if (e == 0 && !opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) e = errno;
         auto redirect = [&](const std::string& path, int target, int flags) {
             if (e != 0 || path.empty()) return;
             int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);

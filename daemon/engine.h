@@ -28,6 +28,11 @@
 namespace probed {
 
 struct ResolvedTarget;
+struct SpawnIdentity {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+};
 
 struct SpawnOptions {
     std::vector<std::string> env; // empty: inherit ours
@@ -37,6 +42,11 @@ struct SpawnOptions {
     std::string stdin_path;
     std::string stdout_path;
     std::string stderr_path;
+    // Run the program as this identity instead of the daemon's (a client
+    // that is not the daemon's user). Set in the child before anything else,
+    // so the paths above are opened with the client's rights, and with
+    // no_new_privs so a setuid program cannot gain privileges under us.
+    std::optional<SpawnIdentity> identity;
 };
 
 struct ProcessSummary {

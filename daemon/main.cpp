@@ -5,6 +5,7 @@
 #include "daemon/daemon_config.h"
 #include "daemon/rpc_server.h"
 #include "daemon/service_features.h"
+#include "daemon/service_manager.h"
 #include "daemon/tracer_thread.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -41,7 +42,16 @@ options:
   --probes-dir DIR    configured probes, *.json (default as root: /etc/probed/probes.d)
   --state-dir DIR     collected calls and aggregates (default: /var/lib/probed as
                       root, else $XDG_STATE_HOME/probed or ~/.local/state/probed)
+  --max-probes-per-client N
+                      probes one unprivileged user may hold (default 256)
+  --max-subscriptions-per-client N
+                      event subscriptions one unprivileged user may hold (default 16)
   --help, --version
+
+Clients are identified by SO_PEERCRED: root or CAP_SYS_PTRACE may act on any
+process; other users only on processes they could ptrace themselves.
+Started by systemd, probed stays in the foreground, serves on the socket it
+is passed (socket activation) and reports readiness with sd_notify.
 )";
 
 std::string default_socket() {
@@ -63,7 +73,16 @@ struct Options {
     std::optional<std::string> probes_dir;
     std::optional<std::string> state_dir;
     std::set<std::string> given; // options set on the command line
+    probed::AccessLimits limits;
 };
+
+// A positive count, or 0 when the text is not one.
+size_t parse_count(const char* v) {
+    if (!v) return 0;
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(v, &end, 10);
+    return *v && !*end && v[0] != '-' ? static_cast<size_t>(n) : 0;
+}
 
 std::string default_state_dir() {
     if (geteuid() == 0) return "/var/lib/probed";
@@ -130,11 +149,14 @@ int main(int argc, char** argv) {
             if (!v) return usage_error("--log-level needs a level");
             opt.log_level = v;
         } else if (a == "--queue") {
-            const char* v = value("--queue");
-            char* end = nullptr;
-            unsigned long long n = v ? std::strtoull(v, &end, 10) : 0;
-            if (!v || *end || n == 0) return usage_error("--queue needs a positive number");
-            opt.queue = n;
+            opt.queue = parse_count(value("--queue"));
+            if (opt.queue == 0) return usage_error("--queue needs a positive number");
+        } else if (a == "--max-probes-per-client") {
+            opt.limits.max_probes = parse_count(value(""));
+            if (opt.limits.max_probes == 0) return usage_error(a + " needs a positive number");
+        } else if (a == "--max-subscriptions-per-client") {
+            opt.limits.max_subscriptions = parse_count(value(""));
+            if (opt.limits.max_subscriptions == 0) return usage_error(a + " needs a positive number");
         } else if (a == "--tracer-cpu") {
             const char* v = value("--tracer-cpu");
             char* end = nullptr;
@@ -151,6 +173,14 @@ int main(int argc, char** argv) {
             return usage_error("unknown option " + a);
         }
     }
+    // A service manager tracks our pid: forking away would look like an exit.
+    if (probed::service::managed()) opt.foreground = true;
+    auto passed = probed::service::passed_socket();
+    if (!passed) {
+        std::fprintf(stderr, "probed: %s\n", passed.error().message.c_str());
+        return 2;
+    }
+    int passed_fd = *passed;
     // Root reads the system config when it is there; anyone else only what
     // they name, so a private daemon never picks up the system's probes.
     if (!opt.config_given && geteuid() == 0 && access("/etc/probed/probed.conf", F_OK) == 0)
@@ -160,7 +190,7 @@ int main(int argc, char** argv) {
     if (!opt.probes_dir && geteuid() == 0) opt.probes_dir = "/etc/probed/probes.d";
     svc.probes_dir = opt.probes_dir.value_or("");
     svc.collect.state_dir = opt.state_dir.value_or(default_state_dir());
-    if (opt.socket.empty())
+    if (opt.socket.empty() && passed_fd < 0)
         return usage_error("no socket path: pass --socket or set XDG_RUNTIME_DIR");
     auto level = spdlog::level::from_str(opt.log_level);
     if (level == spdlog::level::off && opt.log_level != "off")
@@ -201,6 +231,7 @@ int main(int argc, char** argv) {
     probed::EventQueue events(opt.queue);
     probed::DaemonInfo info;
     info.started_ns = probed::monotonic_ns();
+    info.limits = opt.limits;
     int status = 0;
     {
         probed::TracerThread tracer(events, opt.tracer_cpu);
@@ -216,7 +247,8 @@ int main(int argc, char** argv) {
         }
         probed::RpcServer server(tracer, events, info);
         probed::ServiceFeatures service(tracer, events, svc);
-        if (auto r = server.listen(opt.socket); !r) {
+        auto listening = passed_fd >= 0 ? server.adopt(passed_fd) : server.listen(opt.socket);
+        if (auto& r = listening; !r) {
             spdlog::error("{}", r.error().message);
             status = 2;
         } else {
@@ -226,7 +258,10 @@ int main(int argc, char** argv) {
                 (void)!write(ready_pipe[1], &ok, 1);
                 close(ready_pipe[1]);
             }
+            probed::service::notify_ready("serving on " + info.socket_path);
+            server.on_status(probed::service::notify_status);
             server.run(stop_fd);
+            probed::service::notify_stopping();
         }
         // Restores and lets go of every traced process.
         tracer.stop();

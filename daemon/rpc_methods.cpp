@@ -109,21 +109,22 @@ std::string comm_of(pid_t pid) {
 } // namespace
 
 RpcMethods::RpcMethods(TracerThread& tracer, EventQueue& queue, DaemonInfo& info)
-    : tracer_(tracer), queue_(queue), info_(info) {}
+    : tracer_(tracer), queue_(queue), info_(info), policy_(info.limits) {}
 
 json RpcMethods::handle(ClientSession& client, const json& id, const std::string& method,
                         const json& params) {
     try {
+        if (auto denied = authorize(client, method, params)) throw RpcFailure{std::move(*denied)};
         json result;
         if (method == "daemon.status") result = daemon_status();
         else if (method == "process.attach") result = process_attach(params);
         else if (method == "process.detach") result = process_detach(params);
         else if (method == "process.spawn") result = process_spawn(client, params);
         else if (method == "process.resume") result = process_resume(client, params);
-        else if (method == "process.list") result = process_list();
+        else if (method == "process.list") result = process_list(client);
         else if (method == "probe.add") result = probe_add(client, params);
         else if (method == "probe.remove") result = probe_remove(client, params);
-        else if (method == "probe.list") result = probe_list();
+        else if (method == "probe.list") result = probe_list(client);
         else if (method == "events.subscribe") result = events_subscribe(client, params);
         else if (method == "events.unsubscribe") {
             client.subscription.reset();
@@ -137,6 +138,7 @@ json RpcMethods::handle(ClientSession& client, const json& id, const std::string
             throw RpcFailure{
                 {rpc::kMethodNotFound, "no such method: " + method, {{"method", method}}}};
         }
+        note_success(client, method, result);
         return rpc::result_response(id, std::move(result));
     } catch (const RpcFailure& f) {
         return rpc::error_response(id, f.error);
@@ -157,6 +159,12 @@ json RpcMethods::daemon_status() {
             {"clients", info_.clients},
             {"events_delivered", info_.events_delivered},
             {"events_dropped", info_.events_dropped + queue_.dropped_total()}};
+}
+
+std::string RpcMethods::status_summary() {
+    size_t procs = tracer_.call([](Engine& e) { return e.process_summaries().size(); });
+    return "tracing " + std::to_string(procs) + " processes, " + std::to_string(probes_.size()) +
+           " probes; " + std::to_string(info_.clients) + " clients";
 }
 
 json RpcMethods::process_attach(const json& params) {
@@ -198,6 +206,10 @@ json RpcMethods::process_spawn(ClientSession& client, const json& params) {
     opts.stdin_path = optional_string(params, "stdin");
     opts.stdout_path = optional_string(params, "stdout");
     opts.stderr_path = optional_string(params, "stderr");
+    // A client that is not the daemon's user gets a program running as
+    // itself, never as the daemon.
+    if (client.peer.euid() != geteuid())
+        opts.identity = SpawnIdentity{client.peer.euid(), client.peer.gids[1], client.peer.groups};
     pid_t pid = unwrap(tracer_.call([&](Engine& e) { return e.spawn(argv, opts); }));
     client.held_spawns.insert(pid);
     return {{"pid", pid}, {"held", true}};
@@ -210,10 +222,11 @@ json RpcMethods::process_resume(ClientSession& client, const json& params) {
     return {{"pid", pid}};
 }
 
-json RpcMethods::process_list() {
+json RpcMethods::process_list(const ClientSession& client) {
     auto procs = tracer_.call([](Engine& e) { return e.process_summaries(); });
     json list = json::array();
     for (const auto& p : procs) {
+        if (!may_list(client, p.pid)) continue;
         size_t nprobes = 0;
         for (const auto& [id, m] : probes_) nprobes += m.pid == p.pid;
         list.push_back({{"pid", p.pid},
@@ -273,7 +286,7 @@ json RpcMethods::probe_add(ClientSession& client, const json& params) {
 
     ProbeInfo info = unwrap(tracer_.call([&](Engine& e) { return e.add_probe(spec); }));
     if (collect) collector_->collect_probe(info.id, spec.pid, *collect);
-    ProbeMeta meta{spec.pid, owner == "daemon", client.id};
+    ProbeMeta meta{spec.pid, owner == "daemon", client.id, client.peer.euid()};
     probes_[info.id] = meta;
     if (!meta.daemon_owned) client.owned_probes.insert(info.id);
     return {{"probe_id", info.id},
@@ -293,11 +306,14 @@ json RpcMethods::probe_remove(ClientSession& client, const json& params) {
     return {{"probe_id", id}};
 }
 
-json RpcMethods::probe_list() {
+json RpcMethods::probe_list(const ClientSession& client) {
     auto probes = tracer_.call([](Engine& e) { return e.list_probes(); });
     json list = json::array();
     for (const auto& p : probes) {
         auto meta = probes_.find(p.id);
+        bool mine = meta != probes_.end() ? AccessPolicy::owns(client.peer, meta->second.uid)
+                                          : AccessPolicy::privileged(client.peer);
+        if (!mine) continue;
         uint64_t client_drops = client_drops_.count(p.id) ? client_drops_.at(p.id) : 0;
         list.push_back({{"probe_id", p.id},
                         {"pid", p.pid},
@@ -367,6 +383,7 @@ void RpcMethods::client_gone(ClientSession& client) {
         if (collector_) collector_->forget_probe(id);
     }
     client.owned_probes.clear();
+    subscribers_[client.peer.euid()].erase(client.id);
     // A program held before main by a client that is gone would wait forever.
     for (pid_t pid : client.held_spawns) (void)tracer_.call([pid](Engine& e) { return e.resume(pid); });
     client.held_spawns.clear();

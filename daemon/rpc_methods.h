@@ -2,6 +2,7 @@
 // The JSON-RPC methods of docs/protocol.md: validate params, run the work on
 // the tracer thread, shape the result. Runs on the RPC thread.
 #include "common/jsonrpc.h"
+#include "daemon/access_policy.h"
 #include "daemon/client_session.h"
 #include "daemon/event_queue.h"
 #include "daemon/tracer_thread.h"
@@ -10,6 +11,8 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 
 namespace probed {
@@ -22,6 +25,7 @@ struct DaemonInfo {
     size_t clients = 0;
     uint64_t events_delivered = 0;
     uint64_t events_dropped = 0; // at subscribers (the queue counts its own)
+    AccessLimits limits;         // per unprivileged client (uid)
 };
 
 class RpcMethods {
@@ -40,6 +44,11 @@ public:
     pid_t pid_of_probe(uint64_t probe_id) const;
     // Events a subscriber missed, per probe, reported in probe.list.
     void count_client_drop(uint64_t probe_id, uint64_t n) { client_drops_[probe_id] += n; }
+    // Whether this client may receive this event (rpc_access.cpp).
+    bool may_see(const ClientSession& client, const CallEvent& ev) const;
+    bool may_see_probe(const ClientSession& client, uint64_t probe_id) const;
+    // One line for the service manager: processes, probes, clients.
+    std::string status_summary();
 
     // Enables probe.add's `collect` and stats.get (collector.h).
     void set_collector(Collector* collector) { collector_ = collector; }
@@ -52,17 +61,30 @@ private:
         pid_t pid = 0;
         bool daemon_owned = false;
         uint64_t client_id = 0;
+        uid_t uid = 0; // the creating client's euid: who may see and remove it
     };
+
+    // Access control (rpc_access.cpp): the error refusing this request, if
+    // any; every decision is logged.
+    std::optional<rpc::RpcError> authorize(ClientSession& client, const std::string& method,
+                                           const rpc::json& params);
+    std::optional<rpc::RpcError> authorize_pid(ClientSession& client, const std::string& method,
+                                               pid_t pid);
+    std::optional<rpc::RpcError> authorize_subscribe(ClientSession& client, const rpc::json& params);
+    // Bookkeeping once a request succeeded.
+    void note_success(ClientSession& client, const std::string& method, const rpc::json& result);
+    // Whether an unprivileged client may see this process in process.list.
+    bool may_list(const ClientSession& client, pid_t pid) const;
 
     rpc::json daemon_status();
     rpc::json process_attach(const rpc::json& params);
     rpc::json process_detach(const rpc::json& params);
     rpc::json process_spawn(ClientSession& client, const rpc::json& params);
     rpc::json process_resume(ClientSession& client, const rpc::json& params);
-    rpc::json process_list();
+    rpc::json process_list(const ClientSession& client);
     rpc::json probe_add(ClientSession& client, const rpc::json& params);
     rpc::json probe_remove(ClientSession& client, const rpc::json& params);
-    rpc::json probe_list();
+    rpc::json probe_list(const ClientSession& client);
     rpc::json events_subscribe(ClientSession& client, const rpc::json& params);
     rpc::json stats_get(const rpc::json& params);
     void forget_probes_of(pid_t pid);
@@ -73,6 +95,8 @@ private:
     std::map<uint64_t, ProbeMeta> probes_;
     std::map<uint64_t, uint64_t> client_drops_;
     Collector* collector_ = nullptr;
+    AccessPolicy policy_;
+    std::map<uid_t, std::set<uint64_t>> subscribers_; // uid -> client ids subscribed
 };
 
 } // namespace probed

@@ -1,6 +1,8 @@
 #include "daemon/rpc_server.h"
 
+#include "common/monotonic_clock.h"
 #include "daemon/event_json.h"
+#include "daemon/peer_credentials.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -73,6 +75,34 @@ Result<void> RpcServer::listen(const std::string& path) {
     return {};
 }
 
+Result<void> RpcServer::adopt(int fd) {
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+        return Error::from_errno("passed socket " + std::to_string(fd));
+    len = sizeof listening;
+    if (type != SOCK_STREAM || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+        !listening)
+        return make_error(ErrorKind::InvalidArgument,
+                          "passed socket " + std::to_string(fd) + " is not a listening stream socket");
+    sockaddr_un addr{};
+    len = sizeof addr;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sun_family != AF_UNIX)
+        return make_error(ErrorKind::InvalidArgument,
+                          "passed socket " + std::to_string(fd) + " is not a Unix socket");
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+        return Error::from_errno("fcntl passed socket");
+    listen_fd_.reset(fd);
+    // Abstract sockets start with a NUL byte; shown with '@' like ss(8) does.
+    std::string path = addr.sun_path[0] ? std::string(addr.sun_path)
+                                        : "@" + std::string(addr.sun_path + 1);
+    info_.socket_path = path;
+    spdlog::info("serving on {} (passed by the service manager)", path);
+    return {};
+}
+
 void RpcServer::run(int stop_fd) {
     while (true) {
         std::vector<pollfd> fds;
@@ -101,6 +131,7 @@ void RpcServer::run(int stop_fd) {
             spdlog::info("signal {}: shutting down", si.ssi_signo);
             return;
         }
+        report_status();
         if (fds[1].revents & POLLIN) accept_clients();
         if (fds[2].revents & POLLIN) {
             uint64_t count;
@@ -128,7 +159,15 @@ void RpcServer::accept_clients() {
         if (fd < 0) return;
         auto c = std::make_unique<ClientSession>(fd);
         c->id = next_client_id_++;
-        spdlog::debug("client {} connected", c->id);
+        auto peer = peer_credentials(fd);
+        if (!peer) {
+            // Without knowing who it is we cannot decide anything for it.
+            spdlog::warn("client {} refused: {}", c->id, peer.error().message);
+            continue;
+        }
+        c->peer = std::move(peer).value();
+        spdlog::debug("client {} connected: pid {}, uid {}", c->id, c->peer.pid, c->peer.euid());
+        status_dirty_ = true;
         clients_[c->id] = std::move(c);
         info_.clients = clients_.size();
     }
@@ -178,6 +217,7 @@ void RpcServer::handle_line(ClientSession& c, const LineBuffer::Line& line) {
         return;
     }
     json response = methods_.handle(c, id, req["method"].get<std::string>(), params);
+    status_dirty_ = true;
     // A request without an id is a notification: no answer, even on error.
     if (req.contains("id")) reply(response);
 }
@@ -216,7 +256,7 @@ void RpcServer::deliver_events() {
         if (observer_) observer_(ev);
         std::string line; // encoded once, only if someone wants it
         for (auto& [id, c] : clients_) {
-            if (c->closing || !wants(*c, ev)) continue;
+            if (c->closing || !wants(*c, ev) || !methods_.may_see(*c, ev)) continue;
             if (c->out.size() > ClientSession::kMaxPendingEvents) {
                 ++c->dropped[ev.probe_id];
                 ++info_.events_dropped;
@@ -229,7 +269,10 @@ void RpcServer::deliver_events() {
             c->out += line;
             ++info_.events_delivered;
         }
-        if (ev.type == EventType::Exit) methods_.process_ended(ev.pid);
+        if (ev.type == EventType::Exit) {
+            methods_.process_ended(ev.pid);
+            status_dirty_ = true;
+        }
     }
 }
 
@@ -239,7 +282,8 @@ void RpcServer::report_drops() {
         uint64_t& seen = queue_drops_seen_[probe];
         if (total == seen) continue;
         for (auto& [id, c] : clients_)
-            if (c->subscription && c->subscription->matches(probe, methods_.pid_of_probe(probe)))
+            if (c->subscription && c->subscription->matches(probe, methods_.pid_of_probe(probe)) &&
+                methods_.may_see_probe(*c, probe))
                 c->dropped[probe] += total - seen;
         seen = total;
     }
@@ -264,6 +308,16 @@ void RpcServer::close_client(uint64_t id) {
     spdlog::debug("client {} disconnected", id);
     clients_.erase(it);
     info_.clients = clients_.size();
+    status_dirty_ = true;
+}
+
+void RpcServer::report_status() {
+    if (!status_listener_ || !status_dirty_) return;
+    uint64_t now = monotonic_ns();
+    if (now - status_sent_ns_ < 1000000000ull) return;
+    status_dirty_ = false;
+    status_sent_ns_ = now;
+    status_listener_(methods_.status_summary());
 }
 
 } // namespace probed

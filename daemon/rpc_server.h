@@ -26,6 +26,14 @@ public:
     // Binds the socket. A live daemon already answering there is an error; a
     // stale socket file is replaced. The parent directory is created.
     Result<void> listen(const std::string& path);
+    // Serves on a listening Unix stream socket someone else bound (systemd
+    // socket activation). The socket file is theirs: never unlinked.
+    Result<void> adopt(int fd);
+    // Called (at most once a second, from run()) with a one-line summary
+    // whenever clients, processes or probes may have changed.
+    void on_status(std::function<void(const std::string&)> listener) {
+        status_listener_ = std::move(listener);
+    }
     // Serves until `stop_fd` (a signalfd for SIGTERM/SIGINT) is readable.
     void run(int stop_fd);
 
@@ -48,6 +56,7 @@ private:
     void append_drop_notices(ClientSession& c);
     bool wants(const ClientSession& c, const CallEvent& ev) const;
     void close_client(uint64_t id);
+    void report_status();
 
     TracerThread& tracer_;
     EventQueue& events_;
@@ -61,6 +70,9 @@ private:
     std::map<uint64_t, uint64_t> queue_drops_seen_;
     std::function<void(const CallEvent&)> observer_;
     std::vector<std::pair<int, std::function<void()>>> watches_;
+    std::function<void(const std::string&)> status_listener_;
+    bool status_dirty_ = true;
+    uint64_t status_sent_ns_ = 0;
 };
 
 } // namespace probed

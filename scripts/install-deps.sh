@@ -18,6 +18,9 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
   libc6-dev
   python3
+  # the service: sd_notify/socket activation, units, the Debian package and
+  # its test (systemd-analyze, systemd-socket-activate, completion)
+  libsystemd-dev systemd debhelper dpkg-dev adduser bash-completion
 )
 
 sudo_cmd=()

@@ -70,11 +70,13 @@ class Client:
     """Blocking JSON-RPC client; notifications received while waiting for a
     response are kept in self.events."""
 
-    def __init__(self, path, rcvbuf=None):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self, path, rcvbuf=None, sock=None):
+        """Connects to path, or talks over sock, an already connected socket."""
+        self.sock = sock or socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.connect(path)
+        if sock is None:
+            self.sock.connect(path)
         self.buf = bytearray()
         self.pos = 0
         self.next_id = 1
@@ -143,9 +145,11 @@ class Client:
 class Target:
     """A target program running untraced, stdout to a file."""
 
-    def __init__(self, *args, name="probe_target_pie_O2"):
+    def __init__(self, *args, name="probe_target_pie_O2", user=None):
+        """user: run as this (uid, gid) instead of as ourselves."""
         fd, self.out = tempfile.mkstemp(prefix="probed-target-")
-        self.proc = subprocess.Popen([target(name), *map(str, args)], stdout=fd)
+        ids = {"user": user[0], "group": user[1], "extra_groups": []} if user else {}
+        self.proc = subprocess.Popen([target(name), *map(str, args)], stdout=fd, **ids)
         os.close(fd)
         self.pid = self.proc.pid
         deadline = time.time() + 60  # a loaded machine can take seconds
