@@ -6,6 +6,7 @@
 #include "daemon/proc_mem.h"
 #include "daemon/shadow_stack.h"
 #include "daemon/slot_allocator.h"
+#include "daemon/stack_unwinder.h"
 
 #include <sys/types.h>
 
@@ -47,6 +48,7 @@ struct ProbeSite {
     bool any_return = false;
     int max_args = 0;
     bool float_retval = false;
+    bool any_stack = false; // some probe wants capture.stack
 };
 
 struct ProbeRecord {
@@ -72,6 +74,7 @@ struct ProcessState {
     // slot natively; reaching the guard sends it on: guard -> resume address.
     std::map<uint64_t, uint64_t> step_guards;
     std::optional<int> exit_status; // set once the whole process is gone
+    std::unique_ptr<StackUnwinder> unwinder; // made on the first stack asked for
 };
 
 } // namespace probed
