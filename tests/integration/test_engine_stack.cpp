@@ -1,0 +1,118 @@
+// Engine::stack and capture.stack against real targets.
+#include "tests/integration/stack_checks.h"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+using namespace probed;
+using namespace probed::testing;
+
+TEST_CASE("stack of a running thread: taken, and the thread runs on unchanged") {
+    TraceSession s;
+    std::string out = temp_path("stack-running");
+    auto pid = s.engine.spawn({target_path("stack_target_nofp"), "10"}, output_to(out));
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    REQUIRE(s.engine.resume(*pid).ok());
+    REQUIRE(s.pump_until([&] { return read_file(out).find("bottom") != std::string::npos; }));
+
+    // Several times in a row: each one stops and resumes the sleeping thread.
+    for (int round = 0; round < 3; ++round) {
+        auto trace = s.engine.stack(*pid, *pid);
+        REQUIRE_MESSAGE(trace.ok(), trace.error().message);
+        auto names = functions_to_main(trace->frames);
+        REQUIRE(names.size() == 14); // nap, wait_at_bottom, 11 x dive, main
+        CHECK(names[0] == "nap");
+        CHECK(names[1] == "wait_at_bottom");
+        for (size_t i = 2; i < 13; ++i) CHECK(names[i] == "deep::dive");
+        CHECK(names[13] == "main");
+        CHECK(trace->frames[2].function == "deep::dive(long)");
+        for (const auto& f : trace->frames) CHECK_FALSE(f.via_trampoline); // no return probes
+        // Below main: libc's start-up code, then the outermost frame.
+        CHECK(trace->frames.size() > names.size());
+        CHECK_FALSE(trace->truncated);
+    }
+    kill(*pid, SIGUSR1);
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(read_file(out) == "bottom\nsum 55\n");
+    unlink(out.c_str());
+}
+
+TEST_CASE("stack errors: untraced pid, unknown tid") {
+    TraceSession s;
+    auto none = s.engine.stack(999999999);
+    REQUIRE_FALSE(none.ok());
+    CHECK(none.error().kind == ErrorKind::NotFound);
+
+    auto pid = s.engine.spawn({target_path("stack_target_fp"), "3"}, quiet_spawn());
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    auto bad_tid = s.engine.stack(*pid, 1);
+    REQUIRE_FALSE(bad_tid.ok());
+    CHECK(bad_tid.error().kind == ErrorKind::NotFound);
+    CHECK(bad_tid.error().message.find("not a thread") != std::string::npos);
+
+    // Held before main: the stack is the entry point's, the thread stays held.
+    auto held = s.engine.stack(*pid);
+    REQUIRE_MESSAGE(held.ok(), held.error().message);
+    REQUIRE_FALSE(held->frames.empty());
+    CHECK(held->frames[0].function == "_start");
+    kill(*pid, SIGKILL);
+    s.run_until_exit(*pid);
+}
+
+TEST_CASE("capture.stack: entry and return events carry the stack at the entry hit") {
+    TraceSession s;
+    std::string out = temp_path("stack-capture");
+    auto pid = s.engine.spawn({target_path("stack_target_fp"), "4"}, output_to(out));
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    ProbeSpec spec = probe_spec(*pid, "deep::dive", ProbeKind::Call);
+    spec.capture.stack = true;
+    auto probe = s.engine.add_probe(spec);
+    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    // Another probe on the same function without the stack: its events stay lean.
+    auto lean = s.engine.add_probe(probe_spec(*pid, "deep::dive", ProbeKind::Call));
+    REQUIRE_MESSAGE(lean.ok(), lean.error().message);
+    REQUIRE(s.engine.resume(*pid).ok());
+    REQUIRE(s.pump_until([&] { return read_file(out).find("bottom") != std::string::npos; }));
+    kill(*pid, SIGUSR1);
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(read_file(out) == "bottom\nsum 10\n");
+
+    auto entries = s.entries_of(probe->id);
+    REQUIRE(entries.size() == 5);
+    for (const auto& e : entries) {
+        // dive(n) is entered at level 4 - n: that many dive frames above it.
+        long n = static_cast<long>(e.args[0]);
+        size_t level = static_cast<size_t>(4 - n);
+        REQUIRE(e.stack);
+        auto names = functions_to_main(e.stack->frames);
+        REQUIRE(names.size() == level + 2);
+        CHECK(e.stack->frames[0].pc == probe->address);
+        CHECK(e.stack->frames[0].offset == 0);
+        for (size_t i = 0; i <= level; ++i) CHECK(names[i] == "deep::dive");
+        CHECK(names.back() == "main");
+        // Every outer dive call has its return hijacked by now, this one
+        // not yet: frame 1 is reached through this call's own return address.
+        for (size_t i = 0; i < names.size(); ++i)
+            CHECK(e.stack->frames[i].via_trampoline == (i >= 2 && i <= level + 1));
+    }
+    auto rets = s.returns_of(probe->id);
+    REQUIRE(rets.size() == 5);
+    for (const auto& r : rets) {
+        REQUIRE(r.stack);
+        const CallEvent* entry = nullptr;
+        for (const auto& e : entries)
+            if (e.args[0] == r.args[0]) entry = &e;
+        REQUIRE(entry != nullptr);
+        CHECK(r.stack == entry->stack); // the very stack taken at the entry
+    }
+    for (const auto& e : s.entries_of(lean->id)) CHECK_FALSE(e.stack);
+    for (const auto& r : s.returns_of(lean->id)) CHECK_FALSE(r.stack);
+    unlink(out.c_str());
+}

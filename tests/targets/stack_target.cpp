@@ -1,0 +1,61 @@
+// stack_target DEPTH: recurses DEPTH+1 levels through deep::dive, says
+// "bottom" once at the deepest level, and waits there until SIGUSR1; then
+// every level returns and it prints the sum. Built with and without frame
+// pointers and unwind tables, so stacks can be compared with gdb's.
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define NOINLINE __attribute__((noinline, noipa))
+
+static volatile sig_atomic_t go;
+
+static void on_usr1(int) { go = 1; }
+
+// Sleeps through a raw system call so the innermost frame is ours, not
+// libc's: a libc function's name depends on which of its aliases a tool
+// picks, ours does not.
+NOINLINE static void nap() {
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "0"(35L /* nanosleep */), "D"(&ts), "S"(0L)
+                     : "rcx", "r11", "memory");
+    (void)ret;
+}
+
+extern "C" NOINLINE void wait_at_bottom() {
+    printf("bottom\n");
+    fflush(stdout);
+    while (!go) nap();
+}
+
+namespace deep {
+
+NOINLINE long dive(long n) {
+    if (n == 0) {
+        wait_at_bottom();
+        return 0;
+    }
+    long r = dive(n - 1);
+    // Work after the call keeps it a real call at -O2 (no tail recursion).
+    __asm__ volatile("" : "+r"(r));
+    return r + n;
+}
+
+} // namespace deep
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: stack_target DEPTH\n");
+        return 2;
+    }
+    struct sigaction sa = {};
+    sa.sa_handler = on_usr1;
+    sigaction(SIGUSR1, &sa, nullptr);
+    long depth = atol(argv[1]);
+    printf("sum %ld\n", deep::dive(depth));
+    return 0;
+}
