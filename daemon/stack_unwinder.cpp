@@ -8,6 +8,7 @@
 #include <dwarf.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace probed {
@@ -72,6 +73,26 @@ Result<StackTrace> StackUnwinder::unwind(const UnwindInput& in) {
     Walk w;
     w.in = &in;
     walk_ = &w;
+    UnwindInput from_caller;
+    uint64_t pc = x86::program_counter(in.regs);
+    if (entry_without_cfi(pc)) {
+        // At the first instruction of a function without CFI (no .eh_frame,
+        // no .debug_frame), libdwfl's only way on is its frame-pointer
+        // fallback, and the frame pointer is still the caller's: it would
+        // skip the caller. Where the return address is here is known
+        // without CFI, so take that step ourselves and let libdwfl go on
+        // from the caller (gdb gets this right by prologue analysis).
+        uint64_t slot = x86::return_address_slot(in.regs);
+        uint64_t ret = 0;
+        if (read_word(slot, ret)) {
+            if (in.fixup) ret = in.fixup->apply(slot, ret);
+            w.frames.push_back({pc, true, x86::stack_pointer(in.regs), true});
+            from_caller = in;
+            x86::return_at_entry(from_caller.regs, ret);
+            w.in = &from_caller;
+            w.starts_at_return = true;
+        }
+    }
     next_thread_served_ = 0;
     int rc = dwfl_getthread_frames(dwfl_.get(), in.tid, cb_frame, this);
     walk_ = nullptr;
@@ -121,6 +142,25 @@ StackFrame StackUnwinder::describe(const Walk::Raw& raw) {
         }
     }
     return f;
+}
+
+bool StackUnwinder::entry_without_cfi(uint64_t pc) {
+    Dwfl_Module* mod = dwfl_addrmodule(dwfl_.get(), pc);
+    if (!mod) return false;
+    GElf_Off off = 0;
+    GElf_Sym sym;
+    if (!dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr) || off != 0)
+        return false;
+    for (bool eh : {true, false}) {
+        Dwarf_Addr bias = 0;
+        Dwarf_CFI* cfi = eh ? dwfl_module_eh_cfi(mod, &bias) : dwfl_module_dwarf_cfi(mod, &bias);
+        Dwarf_Frame* frame = nullptr;
+        if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, &frame) == 0) {
+            free(frame);
+            return false;
+        }
+    }
+    return true;
 }
 
 bool StackUnwinder::read_word(uint64_t addr, uint64_t& out) {
@@ -199,7 +239,7 @@ int StackUnwinder::cb_frame(Dwfl_Frame* state, void* arg) {
     bool activation = false;
     if (!dwfl_frame_pc(state, &pc, &activation)) return DWARF_CB_ABORT;
     raw.pc = pc;
-    raw.activation = activation;
+    raw.activation = activation && !(w.starts_at_return && w.frames.size() == 1);
     Dwarf_Word sp = 0;
     if (dwfl_frame_reg(state, x86::kDwarfStackPointer, &sp) == 0) {
         raw.sp = sp;

@@ -59,11 +59,15 @@ private:
         };
         std::vector<Raw> frames;
         bool truncated = false;
+        // libdwfl starts from a caller we stepped to ourselves: its first
+        // frame's PC is a return address, not where a thread stopped.
+        bool starts_at_return = false;
     };
 
     explicit StackUnwinder(pid_t pid);
     Result<void> report_modules();
     bool read_word(uint64_t addr, uint64_t& out);
+    bool entry_without_cfi(uint64_t pc);
     StackFrame describe(const Walk::Raw& raw);
 
     static pid_t cb_next_thread(Dwfl*, void* arg, void** thread_arg);

@@ -66,53 +66,58 @@ TEST_CASE("stack errors: untraced pid, unknown tid") {
 }
 
 TEST_CASE("capture.stack: entry and return events carry the stack at the entry hit") {
-    TraceSession s;
-    std::string out = temp_path("stack-capture");
-    auto pid = s.engine.spawn({target_path("stack_target_fp"), "4"}, output_to(out));
-    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    ProbeSpec spec = probe_spec(*pid, "deep::dive", ProbeKind::Call);
-    spec.capture.stack = true;
-    auto probe = s.engine.add_probe(spec);
-    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
-    // Another probe on the same function without the stack: its events stay lean.
-    auto lean = s.engine.add_probe(probe_spec(*pid, "deep::dive", ProbeKind::Call));
-    REQUIRE_MESSAGE(lean.ok(), lean.error().message);
-    REQUIRE(s.engine.resume(*pid).ok());
-    REQUIRE(s.pump_until([&] { return read_file(out).find("bottom") != std::string::npos; }));
-    kill(*pid, SIGUSR1);
-    int st = s.run_until_exit(*pid);
-    REQUIRE(WIFEXITED(st));
-    CHECK(read_file(out) == "bottom\nsum 10\n");
+    // At a function's first instruction: with CFI, and without (where the
+    // frame pointer is still the caller's).
+    for (std::string variant : {"stack_target_fp", "stack_target_nofp", "stack_target_nocfi"}) {
+        CAPTURE(variant);
+        TraceSession s;
+        std::string out = temp_path("stack-capture");
+        auto pid = s.engine.spawn({target_path(variant), "4"}, output_to(out));
+        REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+        ProbeSpec spec = probe_spec(*pid, "deep::dive", ProbeKind::Call);
+        spec.capture.stack = true;
+        auto probe = s.engine.add_probe(spec);
+        REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+        // Another probe on the same function without the stack: its events stay lean.
+        auto lean = s.engine.add_probe(probe_spec(*pid, "deep::dive", ProbeKind::Call));
+        REQUIRE_MESSAGE(lean.ok(), lean.error().message);
+        REQUIRE(s.engine.resume(*pid).ok());
+        REQUIRE(s.pump_until([&] { return read_file(out).find("bottom") != std::string::npos; }));
+        kill(*pid, SIGUSR1);
+        int st = s.run_until_exit(*pid);
+        REQUIRE(WIFEXITED(st));
+        CHECK(read_file(out) == "bottom\nsum 10\n");
 
-    auto entries = s.entries_of(probe->id);
-    REQUIRE(entries.size() == 5);
-    for (const auto& e : entries) {
-        // dive(n) is entered at level 4 - n: that many dive frames above it.
-        long n = static_cast<long>(e.args[0]);
-        size_t level = static_cast<size_t>(4 - n);
-        REQUIRE(e.stack);
-        auto names = functions_to_main(e.stack->frames);
-        REQUIRE(names.size() == level + 2);
-        CHECK(e.stack->frames[0].pc == probe->address);
-        CHECK(e.stack->frames[0].offset == 0);
-        for (size_t i = 0; i <= level; ++i) CHECK(names[i] == "deep::dive");
-        CHECK(names.back() == "main");
-        // Every outer dive call has its return hijacked by now, this one
-        // not yet: frame 1 is reached through this call's own return address.
-        for (size_t i = 0; i < names.size(); ++i)
-            CHECK(e.stack->frames[i].via_trampoline == (i >= 2 && i <= level + 1));
+        auto entries = s.entries_of(probe->id);
+        REQUIRE(entries.size() == 5);
+        for (const auto& e : entries) {
+            // dive(n) is entered at level 4 - n: that many dive frames above it.
+            long n = static_cast<long>(e.args[0]);
+            size_t level = static_cast<size_t>(4 - n);
+            REQUIRE(e.stack);
+            auto names = functions_to_main(e.stack->frames);
+            REQUIRE(names.size() == level + 2);
+            CHECK(e.stack->frames[0].pc == probe->address);
+            CHECK(e.stack->frames[0].offset == 0);
+            for (size_t i = 0; i <= level; ++i) CHECK(names[i] == "deep::dive");
+            CHECK(names.back() == "main");
+            // Every outer dive call has its return hijacked by now, this one
+            // not yet: frame 1 is reached through this call's own return address.
+            for (size_t i = 0; i < names.size(); ++i)
+                CHECK(e.stack->frames[i].via_trampoline == (i >= 2 && i <= level + 1));
+        }
+        auto rets = s.returns_of(probe->id);
+        REQUIRE(rets.size() == 5);
+        for (const auto& r : rets) {
+            REQUIRE(r.stack);
+            const CallEvent* entry = nullptr;
+            for (const auto& e : entries)
+                if (e.args[0] == r.args[0]) entry = &e;
+            REQUIRE(entry != nullptr);
+            CHECK(r.stack == entry->stack); // the very stack taken at the entry
+        }
+        for (const auto& e : s.entries_of(lean->id)) CHECK_FALSE(e.stack);
+        for (const auto& r : s.returns_of(lean->id)) CHECK_FALSE(r.stack);
+        unlink(out.c_str());
     }
-    auto rets = s.returns_of(probe->id);
-    REQUIRE(rets.size() == 5);
-    for (const auto& r : rets) {
-        REQUIRE(r.stack);
-        const CallEvent* entry = nullptr;
-        for (const auto& e : entries)
-            if (e.args[0] == r.args[0]) entry = &e;
-        REQUIRE(entry != nullptr);
-        CHECK(r.stack == entry->stack); // the very stack taken at the entry
-    }
-    for (const auto& e : s.entries_of(lean->id)) CHECK_FALSE(e.stack);
-    for (const auto& r : s.returns_of(lean->id)) CHECK_FALSE(r.stack);
-    unlink(out.c_str());
 }
