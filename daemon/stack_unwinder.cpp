@@ -8,8 +8,11 @@
 #include <dwarf.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 namespace probed {
 
@@ -57,14 +60,27 @@ Result<std::unique_ptr<StackUnwinder>> StackUnwinder::create(pid_t pid) {
 }
 
 Result<void> StackUnwinder::report_modules() {
+    std::string path = "/proc/" + std::to_string(pid_) + "/maps";
+    std::ifstream in(path);
+    if (!in) return Error::from_errno("reading " + path);
+    std::string maps((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (maps == maps_ && !maps_.empty()) return {};
+    maps_ = std::move(maps);
+    described_.clear();
     // Modules reported again with the same name and range keep what libdwfl
-    // already loaded for them; only new (dlopen) or gone ones change.
+    // already loaded for them; only new or gone ones change.
+    FILE* f = fmemopen(maps_.data(), maps_.size(), "r");
+    if (!f) return Error::from_errno("fmemopen");
     dwfl_report_begin(dwfl_.get());
-    int r = dwfl_linux_proc_report(dwfl_.get(), pid_);
+    int r = dwfl_linux_proc_maps_report(dwfl_.get(), f);
+    std::fclose(f);
     if (dwfl_report_end(dwfl_.get(), nullptr, nullptr) != 0)
         return dwfl_failure("dwfl_report_end");
-    if (r > 0) return Error::from_errno("reading /proc/" + std::to_string(pid_) + "/maps", r);
-    if (r < 0) return dwfl_failure("dwfl_linux_proc_report");
+    if (r != 0) {
+        maps_.clear(); // report again next time
+        if (r > 0) return Error::from_errno("reporting modules of pid " + std::to_string(pid_), r);
+        return dwfl_failure("dwfl_linux_proc_maps_report");
+    }
     return {};
 }
 
@@ -117,6 +133,18 @@ Result<StackTrace> StackUnwinder::unwind(const UnwindInput& in) {
 }
 
 StackFrame StackUnwinder::describe(const Walk::Raw& raw) {
+    // Deep recursion repeats the same few return addresses; describing one
+    // (symbol, line table) costs far more than unwinding through it.
+    constexpr size_t kMaxDescribed = 1u << 16;
+    auto key = std::make_pair(raw.pc, raw.activation);
+    if (auto it = described_.find(key); it != described_.end()) return it->second;
+    if (described_.size() >= kMaxDescribed) described_.clear();
+    StackFrame f = describe_uncached(raw);
+    described_.emplace(key, f);
+    return f;
+}
+
+StackFrame StackUnwinder::describe_uncached(const Walk::Raw& raw) {
     StackFrame f;
     f.pc = raw.pc;
     // A return address may be just past the function that made the call (a
@@ -130,7 +158,9 @@ StackFrame StackUnwinder::describe(const Walk::Raw& raw) {
     GElf_Off off = 0;
     GElf_Sym sym;
     if (const char* fn = dwfl_module_addrinfo(mod, lookup, &off, &sym, nullptr, nullptr, nullptr)) {
-        f.function = demangle_symbol(fn);
+        // .dynsym names may carry a symbol version ("__libc_start_main@@GLIBC_2.34").
+        std::string name = fn;
+        f.function = demangle_symbol(name.substr(0, name.find('@')));
         f.offset = raw.pc - (lookup - off);
     }
     if (Dwfl_Line* line = dwfl_module_getsrc(mod, lookup)) {

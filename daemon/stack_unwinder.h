@@ -6,8 +6,9 @@
 // breakpoints hidden and our hijacked return addresses translated back.
 //
 // One StackUnwinder per process keeps its Dwfl (and so every module's parsed
-// CFI, symbols and line tables) between unwinds; the module list is
-// re-reported from /proc/PID/maps each time, which keeps what did not change.
+// CFI, symbols and line tables) and the frames it described between unwinds;
+// /proc/PID/maps is read each time and the modules re-reported only when it
+// changed (dlopen, dlclose), which keeps what did not change.
 #include "arch/x86_64/x86_regs.h"
 #include "common/result.h"
 #include "daemon/return_address_fixup.h"
@@ -69,6 +70,7 @@ private:
     bool read_word(uint64_t addr, uint64_t& out);
     bool entry_without_cfi(uint64_t pc);
     StackFrame describe(const Walk::Raw& raw);
+    StackFrame describe_uncached(const Walk::Raw& raw);
 
     static pid_t cb_next_thread(Dwfl*, void* arg, void** thread_arg);
     static bool cb_get_thread(Dwfl*, pid_t tid, void* arg, void** thread_arg);
@@ -89,6 +91,10 @@ private:
     std::unique_ptr<Dwfl, DwflEnd> dwfl_;
     bool attached_ = false;
     pid_t next_thread_served_ = 0; // next_thread hands out the one tid once
+    // /proc/PID/maps as last reported, and what each PC (and whether it is an
+    // activation) was described as since: valid while the maps stay the same.
+    std::string maps_;
+    std::map<std::pair<uint64_t, bool>, StackFrame> described_;
     Walk* walk_ = nullptr;         // the unwind in progress
 };
 
