@@ -9,6 +9,7 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
   libc6-dev
   python3
+  gdb  # the reference the stack tests compare with
 )
 
 sudo_cmd=()
