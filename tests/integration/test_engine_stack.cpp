@@ -1,11 +1,13 @@
 // Engine::stack and capture.stack against real targets.
 #include "tests/integration/stack_checks.h"
 
+#include <dirent.h>
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <string>
 
 using namespace probed;
@@ -40,6 +42,54 @@ TEST_CASE("stack of a running thread: taken, and the thread runs on unchanged") 
     REQUIRE(WIFEXITED(st));
     CHECK(WEXITSTATUS(st) == 0);
     CHECK(read_file(out) == "bottom\nsum 55\n");
+    unlink(out.c_str());
+}
+
+TEST_CASE("stack of another thread, by tid") {
+    TraceSession s;
+    std::string out = temp_path("stack-thread");
+    auto pid = s.engine.spawn({target_path("stack_target_fp"), "5", "thread"}, output_to(out));
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    auto probe = s.engine.add_probe(probe_spec(*pid, "deep::dive", ProbeKind::Return));
+    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    REQUIRE(s.engine.resume(*pid).ok());
+    REQUIRE(s.pump_until([&] { return read_file(out).find("bottom") != std::string::npos; }));
+    pid_t worker = 0;
+    for (const auto& summary : s.engine.process_summaries()) REQUIRE(summary.threads == 2);
+    DIR* d = opendir(("/proc/" + std::to_string(*pid) + "/task").c_str());
+    REQUIRE(d != nullptr);
+    while (dirent* e = readdir(d))
+        if (e->d_name[0] != '.' && std::atoi(e->d_name) != *pid) worker = std::atoi(e->d_name);
+    closedir(d);
+    REQUIRE(worker != 0);
+
+    auto trace = s.engine.stack(*pid, worker);
+    REQUIRE_MESSAGE(trace.ok(), trace.error().message);
+    const auto& frames = trace->frames;
+    REQUIRE(frames.size() > 9);
+    CHECK(bare_function(frames[0].function) == "nap");
+    CHECK(frames[1].function == "wait_at_bottom");
+    for (size_t i = 2; i < 8; ++i) CHECK(bare_function(frames[i].function) == "deep::dive");
+    CHECK(frames[8].function == "dive_on_thread");
+    CHECK(frames[8].via_trampoline); // deep::dive(5) returns into it
+    for (const auto& f : frames) CHECK(f.function != "main"); // a thread's own stack
+
+    // The main thread waits in pthread_join, called from main.
+    auto main_trace = s.engine.stack(*pid);
+    REQUIRE_MESSAGE(main_trace.ok(), main_trace.error().message);
+    bool saw_main = false;
+    for (const auto& f : main_trace->frames) {
+        saw_main |= f.function == "main";
+        CHECK_FALSE(f.via_trampoline);
+    }
+    CHECK(saw_main);
+
+    kill(*pid, SIGUSR1);
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(read_file(out) == "bottom\nsum 15\n");
+    CHECK(s.returns_of(probe->id).size() == 6);
     unlink(out.c_str());
 }
 

@@ -1,10 +1,13 @@
-// stack_target DEPTH: recurses DEPTH+1 levels through deep::dive, says
-// "bottom" once at the deepest level, and waits there until SIGUSR1; then
-// every level returns and it prints the sum. Built with and without frame
-// pointers and unwind tables, so stacks can be compared with gdb's.
+// stack_target DEPTH [thread]: recurses DEPTH+1 levels through deep::dive
+// (on a second thread with "thread"), says "bottom" once at the deepest
+// level, and waits there until SIGUSR1; then every level returns and it
+// prints the sum. Built with and without frame pointers and unwind tables,
+// so stacks can be compared with gdb's.
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define NOINLINE __attribute__((noinline, noipa))
@@ -47,6 +50,12 @@ NOINLINE long dive(long n) {
 
 } // namespace deep
 
+extern "C" NOINLINE void* dive_on_thread(void* depth) {
+    long r = deep::dive(reinterpret_cast<long>(depth));
+    __asm__ volatile("" : "+r"(r)); // a frame of its own: no tail call
+    return reinterpret_cast<void*>(r);
+}
+
 int main(int argc, char** argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: stack_target DEPTH\n");
@@ -56,6 +65,17 @@ int main(int argc, char** argv) {
     sa.sa_handler = on_usr1;
     sigaction(SIGUSR1, &sa, nullptr);
     long depth = atol(argv[1]);
-    printf("sum %ld\n", deep::dive(depth));
+    long sum = 0;
+    if (argc > 2 && !strcmp(argv[2], "thread")) {
+        pthread_t th;
+        void* result = nullptr;
+        if (pthread_create(&th, nullptr, dive_on_thread, reinterpret_cast<void*>(depth)) != 0 ||
+            pthread_join(th, &result) != 0)
+            return 1;
+        sum = reinterpret_cast<long>(result);
+    } else {
+        sum = deep::dive(depth);
+    }
+    printf("sum %ld\n", sum);
     return 0;
 }
