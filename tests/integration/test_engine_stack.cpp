@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -90,6 +91,57 @@ TEST_CASE("stack of another thread, by tid") {
     CHECK(WEXITSTATUS(st) == 0);
     CHECK(read_file(out) == "bottom\nsum 15\n");
     CHECK(s.returns_of(probe->id).size() == 6);
+    unlink(out.c_str());
+}
+
+TEST_CASE("a thread inside one of our slots is shown at the program's address") {
+    TraceSession s;
+    std::string out = temp_path("stack-slot");
+    auto pid = s.engine.spawn({target_path("stack_target_fp"), "3"}, output_to(out));
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    // Probe nap's `syscall`: it runs from a slot, so the thread sleeps in
+    // nanosleep with its PC in our page. Instruction boundaries are found by
+    // asking the engine (a probe inside an instruction is refused).
+    uint64_t syscall_at = 0, next_insn = 0;
+    uint64_t syscall_probe = 0;
+    for (int off = 1; off < 64 && next_insn == 0; ++off) {
+        char target[32];
+        std::snprintf(target, sizeof target, "nap+0x%x", off);
+        auto p = s.engine.add_probe(probe_spec(*pid, target, ProbeKind::Entry));
+        if (!p) continue;
+        if (syscall_at != 0) {
+            next_insn = p->address;
+        } else if (p->instruction == "syscall") {
+            syscall_at = p->address;
+            syscall_probe = p->id;
+            REQUIRE(p->strategy != arch::Strategy::Simulate);
+            continue;
+        }
+        REQUIRE(s.engine.remove_probe(p->id).ok());
+    }
+    REQUIRE(syscall_at != 0);
+    REQUIRE(next_insn > syscall_at);
+    REQUIRE(s.engine.resume(*pid).ok());
+    REQUIRE(s.pump_until([&] { return read_file(out).find("bottom") != std::string::npos; }));
+
+    int in_slot = 0;
+    for (int round = 0; round < 5; ++round) {
+        s.pump_for(std::chrono::milliseconds(2));
+        auto trace = s.engine.stack(*pid);
+        REQUIRE_MESSAGE(trace.ok(), trace.error().message);
+        auto names = functions_to_main(trace->frames);
+        REQUIRE(names.size() == 7); // nap, wait_at_bottom, 4 x dive, main
+        CHECK(names[0] == "nap");
+        CHECK(names[6] == "main");
+        CHECK(trace->frames[0].module == target_path("stack_target_fp"));
+        in_slot += trace->frames[0].pc == next_insn; // the syscall ran from the slot
+    }
+    CHECK(in_slot > 0);
+    kill(*pid, SIGUSR1);
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(read_file(out) == "bottom\nsum 6\n");
+    CHECK(s.entries_of(syscall_probe).size() > 0);
     unlink(out.c_str());
 }
 
