@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <string_view>
 
 namespace probed {
 
@@ -24,6 +25,24 @@ constexpr uint64_t kPageSize = 4096;
 
 Error dwfl_failure(const std::string& what) {
     return make_error(ErrorKind::Internal, what + ": " + dwfl_errmsg(-1));
+}
+
+// The lines of /proc/PID/maps that can be modules (a file or the vDSO): the
+// heap and stack lines change all the time and make no module.
+std::string module_lines(const std::string& maps) {
+    std::string out;
+    size_t pos = 0;
+    while (pos < maps.size()) {
+        size_t eol = maps.find('\n', pos);
+        if (eol == std::string::npos) eol = maps.size();
+        std::string_view line(maps.data() + pos, eol - pos);
+        if (line.find(" /") != std::string_view::npos || line.find("[vdso]") != std::string_view::npos) {
+            out += line;
+            out += '\n';
+        }
+        pos = eol + 1;
+    }
+    return out;
 }
 
 } // namespace
@@ -63,7 +82,8 @@ Result<void> StackUnwinder::report_modules() {
     std::string path = "/proc/" + std::to_string(pid_) + "/maps";
     std::ifstream in(path);
     if (!in) return Error::from_errno("reading " + path);
-    std::string maps((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string maps = module_lines(
+        std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
     if (maps == maps_ && !maps_.empty()) return {};
     maps_ = std::move(maps);
     described_.clear();

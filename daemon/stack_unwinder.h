@@ -91,8 +91,9 @@ private:
     std::unique_ptr<Dwfl, DwflEnd> dwfl_;
     bool attached_ = false;
     pid_t next_thread_served_ = 0; // next_thread hands out the one tid once
-    // /proc/PID/maps as last reported, and what each PC (and whether it is an
-    // activation) was described as since: valid while the maps stay the same.
+    // The module lines of /proc/PID/maps as last reported, and what each PC
+    // (and whether it is an activation) was described as since: valid while
+    // those lines stay the same.
     std::string maps_;
     std::map<std::pair<uint64_t, bool>, StackFrame> described_;
     Walk* walk_ = nullptr;         // the unwind in progress
