@@ -30,6 +30,7 @@ class StackTest(unittest.TestCase):
         r = self.c.call("process.spawn", {"argv": [target("stack_target_fp"), str(DEPTH)],
                                           "stdout": self.out})
         self.pid = r["pid"]
+        self.ended = False
         self.probe = self.c.call("probe.add", {"pid": self.pid, "target": "deep::dive",
                                                "kind": "call", "capture": {"stack": True}})
         self.c.call("events.subscribe", {"pids": [self.pid]})
@@ -41,6 +42,9 @@ class StackTest(unittest.TestCase):
 
     def tearDown(self):
         self.c.close()
+        if not self.ended:
+            # Failed halfway: the target would wait at its bottom forever.
+            os.kill(self.pid, signal.SIGKILL)
         self.assertEqual(self.daemon.stop(), 0)
 
     def output(self):
@@ -52,6 +56,7 @@ class StackTest(unittest.TestCase):
         os.kill(self.pid, signal.SIGUSR1)
         evs = self.c.wait_events(lambda e: any(x["type"] == "exit" for x in e), timeout=30)
         exit_ev = [e for e in evs if e["type"] == "exit"][0]
+        self.ended = True
         self.assertEqual(exit_ev["exit_code"], 0)
         self.assertEqual(self.output(), "bottom\nsum %d\n" % (DEPTH * (DEPTH + 1) // 2))
         return evs

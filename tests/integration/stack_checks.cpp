@@ -1,5 +1,7 @@
 #include "tests/integration/stack_checks.h"
 
+#include <signal.h>
+
 #include <chrono>
 #include <thread>
 
@@ -14,6 +16,10 @@ std::vector<std::string> functions_to_main(const std::vector<StackFrame>& frames
         if (out.back() == "main") break;
     }
     return out;
+}
+
+KillAtScopeExit::~KillAtScopeExit() {
+    if (pid_ > 0) kill(pid_, SIGKILL);
 }
 
 bool wait_for_bottom(const std::string& out_path) {

@@ -4,6 +4,8 @@
 #include "daemon/stack_frame.h"
 #include "tests/integration/trace_session.h"
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -19,5 +21,20 @@ std::string bare_function(const std::string& name);
 std::vector<std::string> functions_to_main(const std::vector<StackFrame>& frames);
 // Waits (without tracing) until the program wrote "bottom" to `out_path`.
 bool wait_for_bottom(const std::string& out_path);
+
+// stack_target waits at its bottom for SIGUSR1: a test that fails halfway
+// must not leave it there. Declared after the TraceSession, so it kills the
+// target before the engine lets go of it; disarm() once the target ended.
+class KillAtScopeExit {
+public:
+    explicit KillAtScopeExit(pid_t pid) : pid_(pid) {}
+    ~KillAtScopeExit();
+    KillAtScopeExit(const KillAtScopeExit&) = delete;
+    KillAtScopeExit& operator=(const KillAtScopeExit&) = delete;
+    void disarm() { pid_ = 0; }
+
+private:
+    pid_t pid_;
+};
 
 } // namespace probed::testing

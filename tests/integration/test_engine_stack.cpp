@@ -19,6 +19,7 @@ TEST_CASE("stack of a running thread: taken, and the thread runs on unchanged") 
     std::string out = temp_path("stack-running");
     auto pid = s.engine.spawn({target_path("stack_target_nofp"), "10"}, output_to(out));
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    KillAtScopeExit guard(*pid);
     REQUIRE(s.engine.resume(*pid).ok());
     REQUIRE(s.pump_until([&] { return read_file(out).find("bottom") != std::string::npos; }));
 
@@ -40,6 +41,7 @@ TEST_CASE("stack of a running thread: taken, and the thread runs on unchanged") 
     }
     kill(*pid, SIGUSR1);
     int st = s.run_until_exit(*pid);
+    guard.disarm();
     REQUIRE(WIFEXITED(st));
     CHECK(WEXITSTATUS(st) == 0);
     CHECK(read_file(out) == "bottom\nsum 55\n");
@@ -51,6 +53,7 @@ TEST_CASE("stack of another thread, by tid") {
     std::string out = temp_path("stack-thread");
     auto pid = s.engine.spawn({target_path("stack_target_fp"), "5", "thread"}, output_to(out));
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    KillAtScopeExit guard(*pid);
     auto probe = s.engine.add_probe(probe_spec(*pid, "deep::dive", ProbeKind::Return));
     REQUIRE_MESSAGE(probe.ok(), probe.error().message);
     REQUIRE(s.engine.resume(*pid).ok());
@@ -87,6 +90,7 @@ TEST_CASE("stack of another thread, by tid") {
 
     kill(*pid, SIGUSR1);
     int st = s.run_until_exit(*pid);
+    guard.disarm();
     REQUIRE(WIFEXITED(st));
     CHECK(WEXITSTATUS(st) == 0);
     CHECK(read_file(out) == "bottom\nsum 15\n");
@@ -99,6 +103,7 @@ TEST_CASE("a thread inside one of our slots is shown at the program's address") 
     std::string out = temp_path("stack-slot");
     auto pid = s.engine.spawn({target_path("stack_target_fp"), "3"}, output_to(out));
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    KillAtScopeExit guard(*pid);
     // Probe nap's `syscall`: it runs from a slot, so the thread sleeps in
     // nanosleep with its PC in our page. Instruction boundaries are found by
     // asking the engine (a probe inside an instruction is refused).
@@ -144,6 +149,7 @@ TEST_CASE("a thread inside one of our slots is shown at the program's address") 
     CHECK(in_slot > 0);
     kill(*pid, SIGUSR1);
     int st = s.run_until_exit(*pid);
+    guard.disarm();
     REQUIRE(WIFEXITED(st));
     CHECK(read_file(out) == "bottom\nsum 6\n");
     CHECK(s.entries_of(syscall_probe).size() > 0);
@@ -158,6 +164,7 @@ TEST_CASE("stack errors: untraced pid, unknown tid") {
 
     auto pid = s.engine.spawn({target_path("stack_target_fp"), "3"}, quiet_spawn());
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    KillAtScopeExit guard(*pid);
     auto bad_tid = s.engine.stack(*pid, 1);
     REQUIRE_FALSE(bad_tid.ok());
     CHECK(bad_tid.error().kind == ErrorKind::NotFound);
@@ -170,6 +177,7 @@ TEST_CASE("stack errors: untraced pid, unknown tid") {
     CHECK(held->frames[0].function == "_start");
     kill(*pid, SIGKILL);
     s.run_until_exit(*pid);
+    guard.disarm();
 }
 
 TEST_CASE("capture.stack: entry and return events carry the stack at the entry hit") {
@@ -181,6 +189,7 @@ TEST_CASE("capture.stack: entry and return events carry the stack at the entry h
         std::string out = temp_path("stack-capture");
         auto pid = s.engine.spawn({target_path(variant), "4"}, output_to(out));
         REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+        KillAtScopeExit guard(*pid);
         ProbeSpec spec = probe_spec(*pid, "deep::dive", ProbeKind::Call);
         spec.capture.stack = true;
         auto probe = s.engine.add_probe(spec);
@@ -192,6 +201,7 @@ TEST_CASE("capture.stack: entry and return events carry the stack at the entry h
         REQUIRE(s.pump_until([&] { return read_file(out).find("bottom") != std::string::npos; }));
         kill(*pid, SIGUSR1);
         int st = s.run_until_exit(*pid);
+        guard.disarm();
         REQUIRE(WIFEXITED(st));
         CHECK(read_file(out) == "bottom\nsum 10\n");
 

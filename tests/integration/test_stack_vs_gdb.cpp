@@ -72,11 +72,13 @@ TEST_CASE("100 frames deep with returns pending on every level: our stack equals
         // gdb's view of an untraced instance waiting at the bottom.
         std::string plain_out = temp_path("gdb-" + variant);
         pid_t plain = start_untraced(argv, plain_out);
+        KillAtScopeExit plain_guard(plain);
         REQUIRE(wait_for_bottom(plain_out));
         std::vector<std::string> gdb_names = gdb_backtrace(plain, debug_root);
         kill(plain, SIGUSR1);
         int plain_status = 0;
         waitpid(plain, &plain_status, 0);
+        plain_guard.disarm();
         CHECK(read_file(plain_out) == kStackTargetOutput);
         unlink(plain_out.c_str());
 
@@ -85,6 +87,7 @@ TEST_CASE("100 frames deep with returns pending on every level: our stack equals
         std::string out = temp_path(variant);
         auto pid = s.engine.spawn(argv, output_to(out));
         REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+        KillAtScopeExit guard(*pid);
         auto probe = s.engine.add_probe(probe_spec(*pid, "deep::dive", ProbeKind::Return));
         REQUIRE_MESSAGE(probe.ok(), probe.error().message);
         REQUIRE(s.engine.resume(*pid).ok());
@@ -125,6 +128,7 @@ TEST_CASE("100 frames deep with returns pending on every level: our stack equals
         // every pending return is reported.
         kill(*pid, SIGUSR1);
         int st = s.run_until_exit(*pid);
+        guard.disarm();
         REQUIRE(WIFEXITED(st));
         CHECK(WEXITSTATUS(st) == 0);
         CHECK(read_file(out) == kStackTargetOutput);
