@@ -39,6 +39,11 @@ class StackTest(unittest.TestCase):
         while "bottom" not in self.output():
             self.assertLess(time.time(), deadline, "the target never reached the bottom")
             time.sleep(0.01)
+        # "bottom" is in the file once write() put it there, maybe before the
+        # thread is back from libc: wait until it waits in nap.
+        while bare(self.c.call("stack.get", {"pid": self.pid})["frames"][0]["function"]) != "nap":
+            self.assertLess(time.time(), deadline, "the target never waited in nap")
+            time.sleep(0.01)
 
     def tearDown(self):
         self.c.close()

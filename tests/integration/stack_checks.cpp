@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <optional>
 #include <thread>
 
 namespace probed::testing {
@@ -20,6 +21,16 @@ std::vector<std::string> functions_to_main(const std::vector<StackFrame>& frames
 
 KillAtScopeExit::~KillAtScopeExit() {
     if (pid_ > 0) kill(pid_, SIGKILL);
+}
+
+Result<StackTrace> stack_when_waiting(TraceSession& s, pid_t pid) {
+    std::optional<Result<StackTrace>> trace;
+    s.pump_until([&] {
+        trace = s.engine.stack(pid);
+        return !*trace || (!(*trace)->frames.empty() &&
+                           bare_function((*trace)->frames[0].function) == "nap");
+    });
+    return std::move(*trace);
 }
 
 bool wait_for_bottom(const std::string& out_path) {

@@ -21,6 +21,10 @@ std::string bare_function(const std::string& name);
 std::vector<std::string> functions_to_main(const std::vector<StackFrame>& frames);
 // Waits (without tracing) until the program wrote "bottom" to `out_path`.
 bool wait_for_bottom(const std::string& out_path);
+// "bottom" is in the file as soon as write() put it there, while the thread
+// may still be on its way back from libc: the stack of `pid`'s main thread
+// once it waits in nap (or the last one taken, if it never gets there).
+Result<StackTrace> stack_when_waiting(TraceSession& s, pid_t pid);
 
 // stack_target waits at its bottom for SIGUSR1: a test that fails halfway
 // must not leave it there. Declared after the TraceSession, so it kills the
