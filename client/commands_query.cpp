@@ -4,6 +4,7 @@
 #include "client/exit_codes.h"
 #include "client/json_fields.h"
 #include "client/stats_format.h"
+#include "client/stack_format.h"
 #include "client/text_table.h"
 
 #include <cstdio>
@@ -163,7 +164,10 @@ int cmd_stack(CommandContext& ctx) {
     auto r = call_or_report(ctx, "stack.get", params, status);
     if (!r)
         return status;
-    print_result(ctx, *r);
+    if (ctx.args.json)
+        print_result(ctx, *r);
+    else
+        print_out(format_stack(*r));
     return kExitOk;
 }
 

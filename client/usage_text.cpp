@@ -52,7 +52,10 @@ std::string body(Command command) {
     case Command::Status:
         return "usage: probectl status\n\nShow the daemon's state.\n";
     case Command::Stack:
-        return "usage: probectl stack PID [TID]\n\nPrint the call stack of a traced thread.\n";
+        return "usage: probectl stack PID [TID]\n\n"
+               "Print the call stack of a traced thread (default: the main thread), like\n"
+               "gdb's bt. Frames reached through a return address that a pending return\n"
+               "probe replaced are marked [via trampoline]; --json prints the stack.get result.\n";
     case Command::Stats:
         return "usage: probectl stats [PROBE]\n\n"
                "Print what the daemon collected: calls, errors, top return values and\n"

@@ -2,7 +2,10 @@
 // One event produced by the engine: a probe entry, or a completed call.
 #include <sys/types.h>
 
+#include "daemon/stack_frame.h"
+
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +33,7 @@ struct CallEvent {
     std::optional<double> float_retval;
     std::optional<uint64_t> duration_ns;
     std::optional<ExitKind> exit;
+    std::shared_ptr<const StackTrace> stack; // capture.stack: taken at the entry hit
     uint64_t dropped_count = 0; // EventType::Dropped
     int exit_status = 0;        // EventType::Exit
 };

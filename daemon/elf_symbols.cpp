@@ -1,6 +1,7 @@
 #include "daemon/elf_symbols.h"
 
 #include "common/unique_fd.h"
+#include "daemon/debuginfo_path.h"
 
 #include <cstdlib>
 #include <elf.h>
@@ -15,26 +16,6 @@
 namespace probed {
 namespace {
 
-constexpr const char* kDebugRoot = "/usr/lib/debug";
-
-// Where separate debuginfo is looked for: $PROBED_DEBUGINFO_PATH (colon
-// separated directories, each holding a .build-id/ tree, searched first),
-// then the system's /usr/lib/debug.
-std::vector<std::string> debug_roots() {
-    std::vector<std::string> roots;
-    if (const char* env = std::getenv("PROBED_DEBUGINFO_PATH")) {
-        std::string all = env;
-        size_t pos = 0;
-        while (pos <= all.size()) {
-            size_t colon = all.find(':', pos);
-            if (colon == std::string::npos) colon = all.size();
-            if (colon > pos) roots.push_back(all.substr(pos, colon - pos));
-            pos = colon + 1;
-        }
-    }
-    roots.push_back(kDebugRoot);
-    return roots;
-}
 // Set in a .gnu.version entry for a non-default version (name@VER rather
 // than name@@VER): such a symbol only serves binaries linked against old
 // versions, and keeping it would make e.g. libc's memcpy ambiguous.
@@ -154,7 +135,7 @@ std::optional<OwnedElf> open_debuginfo(Elf* elf, std::string& path_out) {
         return std::nullopt;
     std::string path;
     UniqueFd fd;
-    for (const std::string& root : debug_roots()) {
+    for (const std::string& root : debuginfo_roots()) {
         path = root + "/.build-id/" + id.substr(0, 2) + "/" + id.substr(2) + ".debug";
         fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
         if (fd.valid()) break;

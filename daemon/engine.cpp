@@ -125,6 +125,7 @@ Result<void> Engine::init_process(ProcessState& proc) {
     proc.entry_point = *entry;
     proc.breakpoints = std::make_unique<BreakpointTable>(x86::breakpoint_bytes());
     proc.slots = std::make_unique<SlotAllocator>(4096, x86::kSlotSize);
+    proc.unwinder.reset(); // after exec: another image
     return {};
 }
 

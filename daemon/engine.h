@@ -11,6 +11,7 @@
 #include "daemon/event_queue.h"
 #include "daemon/pending_writes.h"
 #include "daemon/probe.h"
+#include "daemon/stack_frame.h"
 #include "daemon/tracee.h"
 #include "daemon/wait_status.h"
 
@@ -33,6 +34,7 @@ struct SpawnIdentity {
     gid_t gid = 0;
     std::vector<gid_t> groups;
 };
+struct ProgramView;
 
 struct SpawnOptions {
     std::vector<std::string> env; // empty: inherit ours
@@ -88,6 +90,9 @@ public:
     std::vector<ProbeInfo> list_probes() const;
     // Tracee memory as the program sees it: our breakpoints hidden.
     Result<std::vector<uint8_t>> read_memory(pid_t pid, uint64_t addr, size_t len);
+    // The call stack of one thread (default: the main thread), innermost
+    // first. A running thread is stopped for it and resumed as it was.
+    Result<StackTrace> stack(pid_t pid, std::optional<pid_t> tid = std::nullopt);
     std::vector<pid_t> list_processes() const;
     std::vector<ProcessSummary> process_summaries() const;
     bool tracing(pid_t pid) const { return procs_.count(pid) != 0; }
@@ -163,6 +168,12 @@ private:
     // fork children (engine_fork.cpp)
     void on_fork(ProcessState& proc, ThreadState& parent, pid_t child, bool vfork);
     void scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid_t child);
+
+    // stacks (engine_stack.cpp)
+    Result<StackTrace> unwind_view(ProcessState& proc, ThreadState& t, const ProgramView& view);
+    // The stack at an entry hit (capture.stack); null if it cannot be unwound.
+    std::shared_ptr<const StackTrace> capture_stack(ProcessState& proc, ThreadState& t,
+                                                    const arch::x86::Regs& regs);
 
     // holding threads (engine_detach.cpp)
     // Stops `tid` (if running) and returns a stop that must be dispatched

@@ -64,6 +64,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
     frame.site = site.address;
     frame.nargs = static_cast<uint8_t>(site.max_args);
     for (int i = 0; i < site.max_args; ++i) frame.args[i] = x86::int_arg(regs, i);
+    if (site.any_stack) frame.stack = capture_stack(proc, t, regs);
 
     for (uint64_t id : site.probe_ids) {
         auto it = probes_.find(id);
@@ -73,6 +74,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
         if (!wants_entry_event(info.kind)) continue;
         CallEvent ev = event_for(EventType::Entry, id, info, proc.pid, t.tid, site.address, ts);
         ev.args.assign(frame.args.begin(), frame.args.begin() + info.capture.args);
+        if (info.capture.stack) ev.stack = frame.stack;
         emit(std::move(ev));
     }
 
@@ -147,6 +149,7 @@ void Engine::report_return(ProcessState& proc, ThreadState& t, const ShadowFrame
         ev.args.assign(f.args.begin(), f.args.begin() + std::min<int>(info.capture.args, f.nargs));
         ev.duration_ns = now - f.ts_ns;
         ev.exit = exit.value_or(ExitKind::Return);
+        if (info.capture.stack) ev.stack = f.stack;
         if (regs && !exit && info.capture.retval) ev.retval = x86::return_value(*regs);
         if (regs && !exit && info.capture.float_retval) {
             if (!fret) {

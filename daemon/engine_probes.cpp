@@ -152,13 +152,14 @@ Result<uint64_t> Engine::slot_for(ProcessState& proc, const x86::DecodedInsn& in
 }
 
 void Engine::refresh_site(ProbeSite& site) {
-    site.any_entry = site.any_return = site.float_retval = false;
+    site.any_entry = site.any_return = site.float_retval = site.any_stack = false;
     site.max_args = 0;
     for (uint64_t id : site.probe_ids) {
         const ProbeInfo& info = probes_.at(id).info;
         site.any_entry |= wants_entry_event(info.kind);
         site.any_return |= wants_return(info.kind);
         site.float_retval |= info.capture.float_retval;
+        site.any_stack |= info.capture.stack;
         site.max_args = std::max(site.max_args, info.capture.args);
     }
 }

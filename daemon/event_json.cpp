@@ -1,6 +1,7 @@
 #include "daemon/event_json.h"
 
 #include "common/remote_ptr.h"
+#include "daemon/stack_json.h"
 
 #include <sys/wait.h>
 
@@ -30,6 +31,7 @@ rpc::json event_to_json(const CallEvent& ev) {
         }
         if (ev.float_retval) j["float_retval"] = *ev.float_retval;
     }
+    if (ev.stack) j["stack"] = stack_frames_to_json(ev.stack->frames);
     return j;
 }
 
@@ -62,7 +64,8 @@ void append_field(std::string& out, const char* name, uint64_t v) {
 } // namespace
 
 std::string event_notification_line(const CallEvent& ev) {
-    if (ev.type == EventType::Exit || ev.float_retval)
+    // Rare or costly fields take the general path.
+    if (ev.type == EventType::Exit || ev.float_retval || ev.stack)
         return rpc::to_line(rpc::notification("event", event_to_json(ev)));
     std::string out;
     out.reserve(256);

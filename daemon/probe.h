@@ -22,6 +22,7 @@ struct Capture {
     int args = 6;             // first N integer arguments (0..6)
     bool retval = true;
     bool float_retval = false; // xmm0 as a double
+    bool stack = false;        // the call stack at the entry hit, in both events
 };
 
 struct ProbeSpec {

@@ -3,6 +3,7 @@
 #include "common/monotonic_clock.h"
 #include "common/remote_ptr.h"
 #include "daemon/collector.h"
+#include "daemon/stack_json.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -129,9 +130,11 @@ json RpcMethods::handle(ClientSession& client, const json& id, const std::string
         else if (method == "events.unsubscribe") {
             client.subscription.reset();
             result = {{"subscribed", false}};
+        } else if (method == "stack.get") {
+            result = stack_get(params);
         } else if (method == "stats.get" && collector_) {
             result = stats_get(params);
-        } else if (method == "stack.get" || method == "stats.get") {
+        } else if (method == "stats.get") {
             throw RpcFailure{{rpc::kNotImplemented, method + " is not implemented yet",
                               {{"method", method}}}};
         } else {
@@ -262,11 +265,7 @@ json RpcMethods::probe_add(ClientSession& client, const json& params) {
         };
         flag("retval", spec.capture.retval);
         flag("float_retval", spec.capture.float_retval);
-        bool stack = false;
-        flag("stack", stack);
-        if (stack)
-            throw RpcFailure{{rpc::kNotImplemented, "capture.stack is not implemented yet",
-                              {{"field", "capture.stack"}}}};
+        flag("stack", spec.capture.stack);
     }
     std::string owner = optional_string(params, "owner");
     if (!owner.empty() && owner != "client" && owner != "daemon")
@@ -330,6 +329,18 @@ json RpcMethods::probe_list(const ClientSession& client) {
                         {"dropped", p.dropped + client_drops}});
     }
     return {{"probes", list}};
+}
+
+json RpcMethods::stack_get(const json& params) {
+    pid_t pid = get_pid(params);
+    std::optional<pid_t> tid;
+    if (!field(params, "tid").is_null()) tid = get_pid(params, "tid");
+    StackTrace trace = unwrap(tracer_.call([&](Engine& e) { return e.stack(pid, tid); }));
+    json result = {{"pid", pid},
+                   {"tid", tid.value_or(pid)},
+                   {"frames", stack_frames_to_json(trace.frames)}};
+    if (trace.truncated) result["truncated"] = true;
+    return result;
 }
 
 json RpcMethods::events_subscribe(ClientSession& client, const json& params) {

@@ -85,6 +85,7 @@ private:
     rpc::json probe_add(ClientSession& client, const rpc::json& params);
     rpc::json probe_remove(ClientSession& client, const rpc::json& params);
     rpc::json probe_list(const ClientSession& client);
+    rpc::json stack_get(const rpc::json& params);
     rpc::json events_subscribe(ClientSession& client, const rpc::json& params);
     rpc::json stats_get(const rpc::json& params);
     void forget_probes_of(pid_t pid);

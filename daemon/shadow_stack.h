@@ -3,8 +3,11 @@
 // depth limit. Frames are matched by the stack pointer at entry, never by
 // position, so frames skipped by longjmp or an exception are detected rather
 // than used to return.
+#include "daemon/stack_frame.h"
+
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -20,6 +23,7 @@ struct ShadowFrame {
     bool hijacked = true;
     uint8_t nargs = 0;
     std::array<uint64_t, 6> args{};
+    std::shared_ptr<const StackTrace> stack; // capture.stack, for the return event
 };
 
 class ShadowStack {

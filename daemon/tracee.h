@@ -7,6 +7,7 @@
 #include "daemon/shadow_stack.h"
 #include "daemon/slot_allocator.h"
 #include "daemon/unwind_hooks.h"
+#include "daemon/stack_unwinder.h"
 
 #include <sys/types.h>
 
@@ -61,6 +62,7 @@ struct ProbeSite {
     int max_args = 0;
     bool float_retval = false;
     UnwindHook hook = UnwindHook::None; // the engine's own use of this site
+    bool any_stack = false; // some probe wants capture.stack
 };
 
 struct ProbeRecord {
@@ -88,6 +90,7 @@ struct ProcessState {
     // Temporary sites no longer needed, dropped once the hit using them is done.
     std::vector<uint64_t> sites_to_drop;
     std::optional<int> exit_status; // set once the whole process is gone
+    std::unique_ptr<StackUnwinder> unwinder; // made on the first stack asked for
 };
 
 } // namespace probed

@@ -21,6 +21,7 @@ packages=(
   # the service: sd_notify/socket activation, units, the Debian package and
   # its test (systemd-analyze, systemd-socket-activate, completion)
   libsystemd-dev systemd debhelper dpkg-dev adduser bash-completion
+  gdb  # the reference the stack tests compare with
 )
 
 sudo_cmd=()

@@ -29,6 +29,14 @@ inline uint64_t return_address_slot(const Regs& regs) { return regs.rsp; }
 // After `ret` popped a return address that we hijacked, rsp is one word past
 // the slot that held it.
 inline uint64_t entry_sp_from_return_sp(uint64_t sp) { return sp - 8; }
+inline uint64_t return_sp_from_entry_sp(uint64_t slot) { return slot + 8; }
+// At a function's first instruction, the caller's state as it will be right
+// after `ret`: PC the return address, the stack pointer past it, every
+// other register still the caller's.
+inline void return_at_entry(Regs& regs, uint64_t return_address) {
+    regs.rip = return_address;
+    regs.rsp = return_sp_from_entry_sp(return_address_slot(regs));
+}
 inline uint64_t stack_pointer(const Regs& regs) { return regs.rsp; }
 inline uint64_t program_counter(const Regs& regs) { return regs.rip; }
 inline void set_program_counter(Regs& regs, uint64_t pc) { regs.rip = pc; }

@@ -75,7 +75,7 @@ class BadInputTest(unittest.TestCase):
         self.expect_error(-32602, "probe.add", {"pid": pid, "target": "lib:"})
         self.expect_error(-32602, "process.attach", {"pid": pid})  # already traced
         self.expect_error(-32602, "process.attach", {"pid": self.daemon.proc.pid})  # itself
-        self.expect_error(-32004, "stack.get", {"pid": pid})
+        self.expect_error(-32602, "stack.get", {"pid": pid, "tid": -3})
         self.expect_error(-32000, "stats.get", {"probe_id": 987654})  # no such collected probe
         self.expect_error(-32000, "stats.get", {"name": "no.such.collection"})
         self.expect_error(-32602, "stats.get", {"probe_id": "x"})

@@ -92,7 +92,7 @@ class AttachTest(unittest.TestCase):
         self.assertEqual(json.loads(r.stdout)["socket"], self.daemon.socket)
         r = probectl("--socket", self.daemon.socket, "stack", os.getpid())
         self.assertEqual(r.returncode, 2)
-        self.assertIn("not implemented", r.stderr.decode())
+        self.assertIn("not traced", r.stderr.decode())
         r = probectl("--socket", os.path.join(self.daemon.dir, "nothing.sock"), "--no-autostart", "status")
         self.assertEqual(r.returncode, 2)
         self.assertIn("no probed daemon", r.stderr.decode())

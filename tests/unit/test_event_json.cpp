@@ -58,3 +58,35 @@ TEST_CASE("fast event lines equal the JSON tree encoding") {
     check_same(exit_ev);
     CHECK(event_to_json(exit_ev)["exit_code"] == 3);
 }
+
+TEST_CASE("a captured stack: frames with pc as hex, optional source and trampoline fields") {
+    auto trace = std::make_shared<StackTrace>();
+    StackFrame top;
+    top.pc = 0x401000;
+    top.module = "/bin/prog";
+    top.function = "deep::dive(long)";
+    top.offset = 0;
+    top.file = "prog.cpp";
+    top.line = 12;
+    StackFrame caller;
+    caller.pc = 0x401080;
+    caller.module = "/bin/prog";
+    caller.function = "main";
+    caller.offset = 0x20;
+    caller.via_trampoline = true;
+    trace->frames = {top, caller};
+
+    CallEvent ev = sample(EventType::Entry);
+    ev.stack = trace;
+    check_same(ev);
+    rpc::json j = event_to_json(ev);
+    REQUIRE(j["stack"].size() == 2);
+    CHECK(j["stack"][0] == rpc::json{{"pc", "0x401000"}, {"module", "/bin/prog"},
+                                     {"function", "deep::dive(long)"}, {"offset", 0},
+                                     {"file", "prog.cpp"}, {"line", 12}});
+    CHECK(j["stack"][1] == rpc::json{{"pc", "0x401080"}, {"module", "/bin/prog"},
+                                     {"function", "main"}, {"offset", 0x20},
+                                     {"via_trampoline", true}});
+    // Events without a captured stack have no field at all.
+    CHECK_FALSE(event_to_json(sample(EventType::Entry)).contains("stack"));
+}
