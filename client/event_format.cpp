@@ -127,6 +127,13 @@ std::string format_dropped(const nlohmann::json& event) {
     return s + " dropped (not read fast enough)";
 }
 
+std::string format_probe_lost(const nlohmann::json& event) {
+    std::string s = "probe " + std::to_string(int_field(event, "probe_id").value_or(0));
+    std::string function = string_field(event, "function");
+    if (!function.empty()) s += " (" + function + ")";
+    return s + " lost: " + string_field(event, "reason", "no reason given");
+}
+
 std::string format_exit(const nlohmann::json& event, std::string_view comm) {
     std::string s = std::to_string(int_field(event, "pid").value_or(0)) + ' ' + std::string(comm);
     if (auto code = int_field(event, "exit_code"))

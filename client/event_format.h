@@ -31,6 +31,9 @@ std::string format_call_event(const nlohmann::json& event, std::string_view comm
 // "17 events of probe 3 dropped (not read fast enough)"
 std::string format_dropped(const nlohmann::json& event);
 
+// "probe 3 (work) lost: exec: pid 12345 now runs /usr/bin/true"
+std::string format_probe_lost(const nlohmann::json& event);
+
 // "12345 myprog exited with code 0", "12345 myprog killed by signal 9 (SIGKILL)"
 std::string format_exit(const nlohmann::json& event, std::string_view comm);
 

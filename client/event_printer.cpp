@@ -32,6 +32,10 @@ bool EventPrinter::print(const nlohmann::json& event) {
         write_line(stderr, "probectl: " + format_dropped(event));
         return true;
     }
+    if (type == "probe_lost") {
+        write_line(stderr, "probectl: " + format_probe_lost(event));
+        return true;
+    }
     // A type this client does not know yet: show it rather than hide it.
     return write_line(stdout, dump_json(event));
 }

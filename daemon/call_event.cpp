@@ -8,6 +8,7 @@ const char* event_type_name(EventType t) {
     case EventType::Return: return "return";
     case EventType::Dropped: return "dropped";
     case EventType::Exit: return "exit";
+    case EventType::ProbeLost: return "probe_lost";
     }
     return "?";
 }

@@ -13,7 +13,8 @@
 namespace probed {
 
 // Exit: a traced process ended (exit_status holds its raw wait status).
-enum class EventType { Entry, Return, Dropped, Exit };
+// ProbeLost: the probe can no longer fire (its process exec'd); `reason` says why.
+enum class EventType { Entry, Return, Dropped, Exit, ProbeLost };
 // ThreadExit: the thread or process ended while the call was in flight.
 enum class ExitKind { Return, Exception, Longjmp, Detach, ThreadExit };
 
@@ -36,6 +37,7 @@ struct CallEvent {
     std::shared_ptr<const StackTrace> stack; // capture.stack: taken at the entry hit
     uint64_t dropped_count = 0; // EventType::Dropped
     int exit_status = 0;        // EventType::Exit
+    std::string reason;         // EventType::ProbeLost
 };
 
 } // namespace probed

@@ -150,6 +150,8 @@ private:
     // target in errors.
     Result<ProbeSite*> arm_site(ProcessState& proc, const ResolvedTarget& target,
                                 const std::string& label);
+    // Arms probe `id` (in probes_) at `target` and fills in where it went.
+    Result<void> place_probe(ProcessState& proc, uint64_t id, const ResolvedTarget& target);
     void refresh_site(ProbeSite& site);
     void drop_site(ProcessState& proc, uint64_t address);
     ProbeInfo info_with_counters(const ProbeRecord& rec) const;
@@ -164,6 +166,10 @@ private:
     ExitKind abandoned_exit(const ThreadState& t) const {
         return t.unwinding ? ExitKind::Exception : ExitKind::Longjmp;
     }
+
+    // exec (engine_exec.cpp)
+    void end_probes_at_exec(ProcessState& proc);
+    void rearm_at_entry(ProcessState& proc, ThreadState& t);
 
     // fork children (engine_fork.cpp)
     void on_fork(ProcessState& proc, ThreadState& parent, pid_t child, bool vfork);

@@ -210,30 +210,44 @@ Result<ProbeInfo> Engine::add_probe(const ProbeSpec& spec) {
     rec.info.id = next_probe_id_;
     rec.info.pid = spec.pid;
     rec.info.target = spec.target;
-    rec.info.address = target->address;
-    rec.info.module = target->module;
-    rec.info.symbol = target->symbol;
-    if (!target->symbol.empty() && target->offset != 0)
-        rec.info.symbol += "+" + hex_address(target->offset);
     rec.info.kind = spec.kind;
     rec.info.capture = spec.capture;
+    rec.info.rearm_on_exec = spec.rearm_on_exec;
+    if (spec.rearm_on_exec && parse_target(spec.target)->is_address)
+        return make_error(ErrorKind::InvalidArgument,
+                          "rearm_on_exec needs a symbolic target: an address means nothing in the "
+                          "next program");
 
-    auto armed = arm_site(*proc, *target, spec.target);
+    uint64_t id = rec.info.id;
+    probes_[id] = rec;
+    if (auto r = place_probe(*proc, id, *target); !r) {
+        probes_.erase(id);
+        return std::move(r).error();
+    }
+    ++next_probe_id_;
+    return probes_.at(id).info;
+}
+
+Result<void> Engine::place_probe(ProcessState& proc, uint64_t id, const ResolvedTarget& target) {
+    ProbeInfo& info = probes_.at(id).info;
+    auto armed = arm_site(proc, target, info.target);
     if (!armed) return std::move(armed).error();
     ProbeSite& site = **armed;
-    rec.info.strategy = site.insn.strategy;
-    rec.info.instruction = site.insn.text;
-    uint64_t id = next_probe_id_++;
-    probes_[id] = rec;
+    info.address = target.address;
+    info.module = target.module;
+    info.symbol = target.symbol;
+    if (!target.symbol.empty() && target.offset != 0) info.symbol += "+" + hex_address(target.offset);
+    info.strategy = site.insn.strategy;
+    info.instruction = site.insn.text;
     site.probe_ids.push_back(id);
     refresh_site(site);
-    spdlog::info("probe {}: pid {} {} at {:#x} ({}, '{}')", id, spec.pid, spec.target,
+    spdlog::info("probe {}: pid {} {} at {:#x} ({}, '{}')", id, info.pid, info.target,
                  site.address, arch::strategy_name(site.insn.strategy), site.insn.text);
-    if (site.any_return && !proc->unwind_hooks_armed) {
-        proc->unwind_hooks_armed = true;
-        arm_unwind_hooks(*proc);
+    if (site.any_return && !proc.unwind_hooks_armed) {
+        proc.unwind_hooks_armed = true;
+        arm_unwind_hooks(proc);
     }
-    return rec.info;
+    return {};
 }
 
 void Engine::drop_site(ProcessState& proc, uint64_t address) {

@@ -178,14 +178,9 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     proc.unwind_hooks_armed = false;
     proc.unwind_hook_modules.clear();
     leader.unwinding = leader.forced_unwind = false;
-    for (auto pit = probes_.begin(); pit != probes_.end();) {
-        if (pit->second.info.pid == proc.pid) {
-            spdlog::info("probe {} removed: pid {} called exec", pit->first, proc.pid);
-            pit = probes_.erase(pit);
-        } else ++pit;
-    }
     if (auto r = init_process(proc); !r)
         spdlog::warn("pid {} after exec: {}", proc.pid, r.error().message);
+    end_probes_at_exec(proc);
     resume_thread(leader);
 }
 
@@ -227,6 +222,10 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
         if (bp == proc.trampoline && proc.trampoline != 0) {
             ++counters_.return_hits;
             on_return_hit(proc, t, *regs);
+            return;
+        }
+        if (proc.rearm_pending && bp == proc.entry_point) {
+            rearm_at_entry(proc, t);
             return;
         }
         if (auto it = proc.sites.find(bp); it != proc.sites.end()) {

@@ -18,6 +18,11 @@ rpc::json event_to_json(const CallEvent& ev) {
         return j;
     }
     j["probe_id"] = ev.probe_id;
+    if (ev.type == EventType::ProbeLost) {
+        j["function"] = ev.function;
+        j["reason"] = ev.reason;
+        return j;
+    }
     j["tid"] = ev.tid;
     j["function"] = ev.function;
     j["address"] = hex_address(ev.address);
@@ -65,7 +70,7 @@ void append_field(std::string& out, const char* name, uint64_t v) {
 
 std::string event_notification_line(const CallEvent& ev) {
     // Rare or costly fields take the general path.
-    if (ev.type == EventType::Exit || ev.float_retval || ev.stack)
+    if (ev.type == EventType::Exit || ev.type == EventType::ProbeLost || ev.float_retval || ev.stack)
         return rpc::to_line(rpc::notification("event", event_to_json(ev)));
     std::string out;
     out.reserve(256);

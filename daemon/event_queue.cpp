@@ -15,7 +15,8 @@ bool EventQueue::push(CallEvent event) {
         std::lock_guard lock(mu_);
         // A process-exit event is never dropped: a client waiting for its
         // target to end would wait forever. There is one per process.
-        if (q_.size() >= capacity_ && event.type != EventType::Exit) {
+        if (q_.size() >= capacity_ && event.type != EventType::Exit &&
+            event.type != EventType::ProbeLost) {
             // Dropping the newest keeps already-queued events (and their
             // entry/return pairing) intact; the count lets consumers report
             // the loss per probe.

@@ -30,6 +30,9 @@ struct ProbeSpec {
     std::string target; // "name", "lib:name", "name+0x10", "0xADDR"
     ProbeKind kind = ProbeKind::Return;
     Capture capture;
+    // After an exec, resolve `target` again in the new image (symbolic
+    // targets only) instead of ending the probe with a probe_lost event.
+    bool rearm_on_exec = false;
 };
 
 struct ProbeInfo {
@@ -43,6 +46,7 @@ struct ProbeInfo {
     arch::Strategy strategy = arch::Strategy::Reject;
     std::string instruction; // the displaced instruction, e.g. "push rbp"
     Capture capture;
+    bool rearm_on_exec = false;
     uint64_t hits = 0;
     uint64_t dropped = 0;
 };

@@ -267,6 +267,10 @@ json RpcMethods::probe_add(ClientSession& client, const json& params) {
         flag("float_retval", spec.capture.float_retval);
         flag("stack", spec.capture.stack);
     }
+    if (const json& r = field(params, "rearm_on_exec"); !r.is_null()) {
+        if (!r.is_boolean()) invalid_param("rearm_on_exec", "a boolean");
+        spec.rearm_on_exec = r.get<bool>();
+    }
     std::string owner = optional_string(params, "owner");
     if (!owner.empty() && owner != "client" && owner != "daemon")
         invalid_param("owner", "\"client\" or \"daemon\"");
@@ -325,6 +329,7 @@ json RpcMethods::probe_list(const ClientSession& client) {
                         {"instruction", p.instruction},
                         {"owner", meta != probes_.end() && meta->second.daemon_owned ? "daemon"
                                                                                      : "client"},
+                        {"rearm_on_exec", p.rearm_on_exec},
                         {"hits", p.hits},
                         {"dropped", p.dropped + client_drops}});
     }

@@ -40,6 +40,7 @@ public:
 
     // A traced process ended: its probes are gone from the engine too.
     void process_ended(pid_t pid) { forget_probes_of(pid); }
+    void probe_lost(uint64_t probe_id) { probes_.erase(probe_id); }
     // The pid a probe belongs to (0 if unknown), for routing exit events.
     pid_t pid_of_probe(uint64_t probe_id) const;
     // Events a subscriber missed, per probe, reported in probe.list.

@@ -269,6 +269,7 @@ void RpcServer::deliver_events() {
             c->out += line;
             ++info_.events_delivered;
         }
+        if (ev.type == EventType::ProbeLost) methods_.probe_lost(ev.probe_id);
         if (ev.type == EventType::Exit) {
             methods_.process_ended(ev.pid);
             status_dirty_ = true;

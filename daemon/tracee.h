@@ -86,6 +86,9 @@ struct ProcessState {
     // Unwinder hooks: armed once the process has a return probe; modules
     // already searched for them (a dlopen adds more).
     bool unwind_hooks_armed = false;
+    // Probes waiting for the new image's libraries (a breakpoint at its
+    // entry point): resolved again there after an exec.
+    bool rearm_pending = false;
     std::set<std::string> unwind_hook_modules;
     // Temporary sites no longer needed, dropped once the hit using them is done.
     std::vector<uint64_t> sites_to_drop;

@@ -112,4 +112,9 @@ TEST_CASE("dropped and exit notices") {
                       "myprog") == "12345 myprog exited with code 3");
     CHECK(format_exit({{"type", "exit"}, {"pid", 12345}, {"signal", 9}}, "myprog") ==
           "12345 myprog killed by signal 9 (SIGKILL)");
+    CHECK(format_probe_lost({{"type", "probe_lost"}, {"probe_id", 3}, {"function", "work"},
+                             {"reason", "exec: pid 7 now runs /bin/true"}}) ==
+          "probe 3 (work) lost: exec: pid 7 now runs /bin/true");
+    CHECK(format_probe_lost({{"type", "probe_lost"}, {"probe_id", 4}}) ==
+          "probe 4 lost: no reason given");
 }

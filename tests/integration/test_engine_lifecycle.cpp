@@ -3,6 +3,8 @@
 // program runs.
 #include "tests/integration/trace_session.h"
 
+#include "common/remote_ptr.h"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -111,6 +113,62 @@ TEST_CASE("exec replaces the image: probes go, the new program runs untouched") 
     CHECK(read_file(out) == "before exec 135\nloop 10 sum 145\n");
     CHECK(s.returns_of(probe->id).size() == 10); // only the calls before exec
     CHECK(s.engine.list_probes().empty());
+    // The probe's end is reported, with the reason.
+    std::vector<CallEvent> lost;
+    for (const auto& e : s.events)
+        if (e.type == EventType::ProbeLost) lost.push_back(e);
+    REQUIRE(lost.size() == 1);
+    CHECK(lost[0].probe_id == probe->id);
+    CHECK(lost[0].pid == *pid);
+    CHECK(lost[0].reason.find("exec") != std::string::npos);
+    CHECK(lost[0].reason.find("probe_target_pie_O2") != std::string::npos);
+    unlink(out.c_str());
+}
+
+TEST_CASE("rearm_on_exec: symbolic probes are resolved again in the new image") {
+    TraceSession s;
+    std::string out = temp_path("rearm");
+    const std::string exe = target_path("probe_target_pie_O2");
+    auto pid = s.engine.spawn({exe, "exec", "10"}, output_to(out));
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    ProbeSpec spec = probe_spec(*pid, "work");
+    spec.rearm_on_exec = true;
+    auto probe = s.engine.add_probe(spec);
+    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    // A library function too: only mapped again once the new loader ran.
+    ProbeSpec lib = probe_spec(*pid, "libc:getpid");
+    lib.rearm_on_exec = true;
+    REQUIRE(s.engine.add_probe(lib).ok());
+    ProbeSpec gone = probe_spec(*pid, "work");
+    gone.kind = ProbeKind::Entry;
+    auto plain = s.engine.add_probe(gone); // not re-armed: lost at exec
+    REQUIRE(plain.ok());
+    ProbeSpec by_address = probe_spec(*pid, hex_address(probe->address));
+    by_address.rearm_on_exec = true;
+    CHECK(s.engine.add_probe(by_address).error().kind == ErrorKind::InvalidArgument);
+
+    REQUIRE(s.engine.resume(*pid).ok());
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(read_file(out) == "before exec 135\nloop 10 sum 145\n");
+    // 10 calls before the exec (work(i, 0)) and 10 after (loop: work(i, 1)).
+    auto rets = s.returns_of(probe->id);
+    REQUIRE(rets.size() == 20);
+    for (size_t i = 0; i < 20; ++i) {
+        CAPTURE(i);
+        CHECK(rets[i].pid == *pid);
+        CHECK(rets[i].args[0] == i % 10);
+        CHECK(rets[i].args[1] == (i < 10 ? 0u : 1u));
+        CHECK(*rets[i].retval == rets[i].args[0] * 3 + rets[i].args[1]);
+    }
+    size_t lost = 0;
+    for (const auto& e : s.events)
+        if (e.type == EventType::ProbeLost) {
+            ++lost;
+            CHECK(e.probe_id == plain->id);
+        }
+    CHECK(lost == 1);
     unlink(out.c_str());
 }
 
