@@ -327,6 +327,7 @@ void Engine::forget_process(pid_t pid, int status) {
     ev.exit_status = status;
     emit(std::move(ev));
     spdlog::info("pid {} ended (status 0x{:x})", pid, status);
+    release_idle_followers();
 }
 
 std::optional<int> Engine::exit_status(pid_t pid) const {

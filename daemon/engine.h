@@ -85,6 +85,10 @@ public:
     Result<void> detach(pid_t pid);
     void detach_all();
 
+    // Fork children of `pid` (and theirs) stay traced with the same probes;
+    // their events carry the child's pid. Off by default: children are
+    // scrubbed of our breakpoints and let go.
+    Result<void> set_follow_children(pid_t pid, bool follow);
     Result<ProbeInfo> add_probe(const ProbeSpec& spec);
     Result<void> remove_probe(uint64_t probe_id);
     std::vector<ProbeInfo> list_probes() const;
@@ -174,6 +178,8 @@ private:
     // fork children (engine_fork.cpp)
     void on_fork(ProcessState& proc, ThreadState& parent, pid_t child, bool vfork);
     void scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid_t child);
+    bool adopt_fork_child(ProcessState& proc, const ThreadState& parent, pid_t child);
+    void release_idle_followers();
 
     // stacks (engine_stack.cpp)
     Result<StackTrace> unwind_view(ProcessState& proc, ThreadState& t, const ProgramView& view);

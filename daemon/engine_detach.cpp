@@ -236,6 +236,7 @@ Result<void> Engine::detach(pid_t pid) {
     }
     procs_.erase(pid);
     spdlog::info("detached from pid {}", pid);
+    release_idle_followers();
     return {};
 }
 

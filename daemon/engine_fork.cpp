@@ -35,9 +35,62 @@ void Engine::on_fork(ProcessState& proc, ThreadState& parent, pid_t child, bool 
         resume_thread(t);
         return;
     }
+    if (proc.follow_children && adopt_fork_child(proc, parent, child)) return;
     scrub_fork_child(proc, parent, child);
     if (ptrace(PTRACE_DETACH, child, nullptr, nullptr) != 0)
         spdlog::warn("fork child {}: PTRACE_DETACH: {}", child, std::strerror(errno));
+}
+
+bool Engine::adopt_fork_child(ProcessState& proc, const ThreadState& parent, pid_t child) {
+    // The child's memory is a copy of the parent's: the same breakpoints,
+    // slot pages and trampoline at the same addresses, and its one thread
+    // holds the forking thread's hijacked return addresses. So it gets a
+    // copy of the parent's bookkeeping and carries on being probed.
+    auto mem = ProcMem::open(child);
+    if (!mem) {
+        spdlog::warn("fork child {}: cannot open its memory ({}); letting it go",
+                     child, mem.error().message);
+        return false;
+    }
+    auto cp = std::make_unique<ProcessState>();
+    ProcessState& c = *cp;
+    c.pid = child;
+    c.follow_children = true;
+    c.followed_from = proc.pid;
+    c.mem = std::make_unique<ProcMem>(std::move(*mem));
+    c.breakpoints = std::make_unique<BreakpointTable>(*proc.breakpoints);
+    c.slots = std::make_unique<SlotAllocator>(*proc.slots);
+    c.entry_point = proc.entry_point;
+    c.trampoline = proc.trampoline;
+    c.sites = proc.sites;
+    c.retired_sites = proc.retired_sites;
+    c.unwind_hooks_armed = proc.unwind_hooks_armed;
+    c.unwind_hook_modules = proc.unwind_hook_modules;
+    procs_[child] = std::move(cp);
+    add_thread(c, child, false);
+    ThreadState& t = c.threads[child];
+    t.shadow = parent.shadow;
+    t.unwinding = parent.unwinding;
+    t.forced_unwind = parent.forced_unwind;
+    t.walk_done_at = parent.walk_done_at;
+    spdlog::info("fork child {} of pid {} followed with {} probe sites", child, proc.pid,
+                 c.sites.size());
+    resume_thread(t);
+    return true;
+}
+
+void Engine::release_idle_followers() {
+    // A followed child whose probes are all gone has nothing to report.
+    std::vector<pid_t> idle;
+    for (const auto& [pid, p] : procs_) {
+        if (p->followed_from == 0) continue;
+        bool live = false;
+        for (const auto& [addr, site] : p->sites)
+            for (uint64_t id : site.probe_ids) live |= probes_.count(id) != 0;
+        if (!live) idle.push_back(pid);
+    }
+    for (pid_t pid : idle)
+        if (auto r = detach(pid); !r) spdlog::warn("detach idle child {}: {}", pid, r.error().message);
 }
 
 void Engine::scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid_t child) {

@@ -269,17 +269,30 @@ Result<void> Engine::remove_probe(uint64_t probe_id) {
     auto it = probes_.find(probe_id);
     if (it == probes_.end())
         return make_error(ErrorKind::NotFound, "no probe " + std::to_string(probe_id));
-    pid_t pid = it->second.info.pid;
     uint64_t address = it->second.info.address;
     probes_.erase(it);
+    // Its process, and any fork children following it, have it at `address`.
+    bool followers = false;
+    for (auto& [pid, proc] : procs_) {
+        auto sit = proc->sites.find(address);
+        if (sit == proc->sites.end()) continue;
+        auto& ids = sit->second.probe_ids;
+        auto gone = std::remove(ids.begin(), ids.end(), probe_id);
+        if (gone == ids.end()) continue;
+        ids.erase(gone, ids.end());
+        followers |= proc->followed_from != 0;
+        if (ids.empty() && sit->second.hook == UnwindHook::None) drop_site(*proc, address);
+        else refresh_site(sit->second);
+    }
+    if (followers) release_idle_followers();
+    return {};
+}
+
+Result<void> Engine::set_follow_children(pid_t pid, bool follow) {
     ProcessState* proc = find_process(pid);
-    if (!proc) return {};
-    auto sit = proc->sites.find(address);
-    if (sit == proc->sites.end()) return {};
-    auto& ids = sit->second.probe_ids;
-    ids.erase(std::remove(ids.begin(), ids.end(), probe_id), ids.end());
-    if (ids.empty() && sit->second.hook == UnwindHook::None) drop_site(*proc, address);
-    else refresh_site(sit->second);
+    if (!proc)
+        return make_error(ErrorKind::NotFound, "pid " + std::to_string(pid) + " is not traced");
+    proc->follow_children = follow;
     return {};
 }
 

@@ -28,6 +28,13 @@ struct RpcFailure {
                       {{"field", field}, {"expected", expected}}}};
 }
 
+bool optional_bool(const json& params, const char* name) {
+    auto it = params.find(name);
+    if (it == params.end() || it->is_null()) return false;
+    if (!it->is_boolean()) invalid_param(name, "a boolean");
+    return it->get<bool>();
+}
+
 [[noreturn]] void fail(const Error& e) {
     rpc::RpcError out;
     out.message = e.message;
@@ -174,8 +181,10 @@ json RpcMethods::process_attach(const json& params) {
     pid_t pid = get_pid(params);
     if (pid == getpid())
         throw RpcFailure{{rpc::kInvalidParams, "probed cannot trace itself", {{"field", "pid"}}}};
-    auto attached = tracer_.call([pid](Engine& e) -> Result<size_t> {
+    bool follow = optional_bool(params, "follow_children");
+    auto attached = tracer_.call([pid, follow](Engine& e) -> Result<size_t> {
         PROBED_TRY(e.attach(pid));
+        if (follow) PROBED_TRY(e.set_follow_children(pid, true));
         for (const auto& s : e.process_summaries())
             if (s.pid == pid) return s.threads;
         return size_t{0};
@@ -213,7 +222,12 @@ json RpcMethods::process_spawn(ClientSession& client, const json& params) {
     // itself, never as the daemon.
     if (client.peer.euid() != geteuid())
         opts.identity = SpawnIdentity{client.peer.euid(), client.peer.gids[1], client.peer.groups};
-    pid_t pid = unwrap(tracer_.call([&](Engine& e) { return e.spawn(argv, opts); }));
+    bool follow = optional_bool(params, "follow_children");
+    pid_t pid = unwrap(tracer_.call([&](Engine& e) -> Result<pid_t> {
+        auto spawned = e.spawn(argv, opts);
+        if (spawned && follow) PROBED_TRY(e.set_follow_children(*spawned, true));
+        return spawned;
+    }));
     client.held_spawns.insert(pid);
     return {{"pid", pid}, {"held", true}};
 }
@@ -267,10 +281,7 @@ json RpcMethods::probe_add(ClientSession& client, const json& params) {
         flag("float_retval", spec.capture.float_retval);
         flag("stack", spec.capture.stack);
     }
-    if (const json& r = field(params, "rearm_on_exec"); !r.is_null()) {
-        if (!r.is_boolean()) invalid_param("rearm_on_exec", "a boolean");
-        spec.rearm_on_exec = r.get<bool>();
-    }
+    spec.rearm_on_exec = optional_bool(params, "rearm_on_exec");
     std::string owner = optional_string(params, "owner");
     if (!owner.empty() && owner != "client" && owner != "daemon")
         invalid_param("owner", "\"client\" or \"daemon\"");

@@ -85,6 +85,10 @@ struct ProcessState {
     std::set<uint64_t> retired_sites;
     // Unwinder hooks: armed once the process has a return probe; modules
     // already searched for them (a dlopen adds more).
+    // follow_children: fork children stay traced with the same probes, as
+    // processes of their own (followed_from: the parent they came from).
+    bool follow_children = false;
+    pid_t followed_from = 0;
     bool unwind_hooks_armed = false;
     // Probes waiting for the new image's libraries (a breakpoint at its
     // entry point): resolved again there after an exec.

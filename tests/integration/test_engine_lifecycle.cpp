@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -95,6 +96,40 @@ TEST_CASE("fork children are scrubbed and released; vfork children are traced un
     }
     CHECK(parent_calls == 20);
     CHECK(vfork_calls == 10);
+    unlink(out.c_str());
+}
+
+TEST_CASE("follow_children: fork children keep the probes and report under their own pid") {
+    TraceSession s;
+    std::string out = temp_path("follow");
+    auto pid = s.engine.spawn({target_path("probe_target_pie_O0"), "fork", "20"}, output_to(out));
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    REQUIRE(s.engine.set_follow_children(*pid, true).ok());
+    auto probe = s.engine.add_probe(probe_spec(*pid, "work"));
+    REQUIRE(probe.ok());
+    REQUIRE(s.engine.resume(*pid).ok());
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(read_file(out) == "fork 20 ok 20\n");
+    std::set<pid_t> children;
+    uint64_t parent_calls = 0;
+    for (const auto& r : s.returns_of(probe->id)) {
+        CHECK(r.exit == ExitKind::Return);
+        CHECK(*r.retval == r.args[0] * 3 + r.args[1]);
+        if (r.pid == *pid) {
+            ++parent_calls;
+            continue;
+        }
+        // A fork child's own call: its pid, its one thread.
+        CHECK(r.tid == r.pid);
+        CHECK(r.args[0] % 2 == 0);
+        CHECK(r.args[1] == 1);
+        children.insert(r.pid);
+    }
+    CHECK(parent_calls == 20 + 10); // its own calls, and its vfork children's
+    CHECK(children.size() == 10);
+    CHECK(s.engine.list_processes().empty());
     unlink(out.c_str());
 }
 
