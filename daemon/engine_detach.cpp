@@ -150,11 +150,17 @@ void Engine::move_out_of_slots(ProcessState& proc) {
         if (!regs) continue;
         if (regs->rip == proc.trampoline && proc.trampoline != 0) {
             // `ret` landed on the trampoline but its trap has not run yet.
+            ++counters_.detach_in_page;
+            spdlog::debug("tid {}: on the return trampoline at detach", tid);
             regs->rip += 1;
             on_return_hit(proc, t, *regs); // resumes; take it back
             (void)stop_thread(proc, t);
             t.run = ThreadState::Run::Stopped;
             continue;
+        }
+        if (proc.slots->owns(regs->rip)) {
+            ++counters_.detach_in_page;
+            spdlog::debug("tid {}: in a slot at {:#x} at detach", tid, regs->rip);
         }
         // A boosted slot is at most an instruction and a jump: step it out.
         for (int i = 0; i < 8 && proc.slots->owns(regs->rip); ++i) {
