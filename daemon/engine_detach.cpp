@@ -161,6 +161,14 @@ void Engine::move_out_of_slots(ProcessState& proc) {
         if (proc.slots->owns(regs->rip)) {
             ++counters_.detach_in_page;
             spdlog::debug("tid {}: in a slot at {:#x} at detach", tid, regs->rip);
+            // At the start of a slot the displaced instruction has not run:
+            // run it at its original address, where the program's own bytes
+            // are back. Single-stepping it here instead would skip the
+            // fixup of a stepped slot (a call through memory would push a
+            // return address into the page we are about to unmap).
+            leave_slot_for_signal(proc, t, *regs);
+            regs = x86::get_regs(tid);
+            if (!regs) continue;
         }
         // A boosted slot is at most an instruction and a jump: step it out.
         for (int i = 0; i < 8 && proc.slots->owns(regs->rip); ++i) {
