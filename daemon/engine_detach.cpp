@@ -47,11 +47,17 @@ bool sigtrap_pending(pid_t tid) {
 // reports the interrupt first (the kernel handles job-control traps before
 // dequeuing signals) while the trap's SIGTRAP waits in its queue. Letting go
 // of it then would deliver SIGTRAP to the program.
+// The same holds for the trap that ends a single-step of a stepped slot: the
+// PC is then wherever the displaced instruction went (a call's target), and
+// the step still needs its fixup (a call pushed a return address into our
+// page).
 bool Engine::interrupted_on_our_trap(ProcessState& proc, pid_t tid) {
     auto regs = x86::get_regs(tid);
     if (!regs) return false;
     uint64_t bp = x86::breakpoint_address_from_pc(regs->rip);
-    bool ours = (bp == proc.trampoline && bp != 0) || proc.sites.count(bp);
+    auto it = proc.threads.find(tid);
+    bool stepping = it != proc.threads.end() && it->second.run == ThreadState::Run::Stepping;
+    bool ours = (bp == proc.trampoline && bp != 0) || proc.sites.count(bp) || stepping;
     return ours && sigtrap_pending(tid);
 }
 
