@@ -6,7 +6,7 @@ Each scenario starts a daemon and a target, arms probes, waits until they
 fire, SIGKILLs the daemon and watches the target: how it ended (exit status
 or signal, core dump), how long after the kill, and what we left in it.
 
-usage: bench/daemon_kill.py [--build DIR] [--repeat N]
+usage: bench/daemon_kill.py [--build DIR] [--repeat N] [--only SCENARIO]
 """
 import argparse
 import os
@@ -37,7 +37,7 @@ SCENARIOS = [
      "one thread, a return probe on a function that sleeps 20 ms"),
     ("slow-entry", ("slow", 3000), "probe_target_pie_O2", [("work", "entry")],
      "one thread, an entry probe on a function called every 2 ms"),
-    ("idle-probe", ("slow", 600), "probe_target_pie_O2", [("status_of", "return")],
+    ("idle-probe", ("slow", 2500), "probe_target_pie_O2", [("status_of", "return")],
      "a return probe on a function the program never calls again"),
 ]
 
@@ -62,12 +62,15 @@ def describe(raw):
 def run(scenario, e2e):
     name, args, program, probes, _ = scenario
     daemon = e2e.Daemon()
-    t = e2e.Target(*args, name=program)
+    t = None
     try:
+        t = e2e.Target(*args, name=program)
         c = e2e.Client(daemon.socket)
         c.call("process.attach", {"pid": t.pid})
+        sites = []
         for fn, kind in probes:
-            c.call("probe.add", {"pid": t.pid, "target": fn, "kind": kind, "owner": "daemon"})
+            p = c.call("probe.add", {"pid": t.pid, "target": fn, "kind": kind, "owner": "daemon"})
+            sites.append(int(str(p["address"]), 0))
         c.call("events.subscribe", {})
         if name != "idle-probe":
             c.wait_events(lambda e: len(e) >= 50, timeout=60)
@@ -88,20 +91,24 @@ def run(scenario, e2e):
         if raw is None:
             with open("/proc/%d/status" % t.pid) as f:
                 tracer = [l.split()[1] for l in f if l.startswith("TracerPid")][0]
-            left = "; TracerPid %s, %d anonymous executable page(s) left (were %d)" % (
-                tracer, anon_exec_pages(t.pid), pages_before)
+            with open("/proc/%d/mem" % t.pid, "rb") as mem:
+                traps = 0
+                for a in sites:
+                    mem.seek(a)
+                    traps += mem.read(1) in (b"\xcc", b"\x00")  # int3 / BRK's first byte
+            left = ("; TracerPid %s, %d anonymous executable page(s) left (were %d), "
+                    "breakpoint still in the code at %d of %d probe sites") % (
+                tracer, anon_exec_pages(t.pid), pages_before, traps, len(sites))
             if args[0] == "fire":
                 t.proc.send_signal(signal.SIGINT)
             _, raw = os.waitpid(t.pid, 0)
-            left += "; then %s, output %s" % (
-                describe(raw), "intact" if raw == 0 else repr(t.body()[-120:]))
-            when = "survived 3 s"
-        else:
-            when = "after %.1f ms" % after_ms
-        t.proc.returncode = raw  # reaped here, not by Popen
-        return "%s, %s%s" % (describe(raw), when, left)
+            t.proc.returncode = raw  # reaped here, not by Popen
+            return "survived 3 s%s; then ended: %s" % (left, describe(raw))
+        t.proc.returncode = raw
+        return "%s, after %.1f ms" % (describe(raw), after_ms)
     finally:
-        t.kill()
+        if t:
+            t.kill()
         daemon.stop()
 
 
@@ -109,6 +116,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", help="run only the scenario of this name")
     opts = ap.parse_args()
     os.environ.setdefault("PROBED_BIN", os.path.join(opts.build, "daemon", "probed"))
     os.environ.setdefault("PROBED_TARGETS_DIR", os.path.join(opts.build, "tests", "targets"))
@@ -116,6 +124,8 @@ def main():
     e2e.PROBED = os.environ["PROBED_BIN"]
     e2e.TARGETS = os.environ["PROBED_TARGETS_DIR"]
     for scenario in SCENARIOS:
+        if opts.only and scenario[0] != opts.only:
+            continue
         print("%s: %s" % (scenario[0], scenario[4]))
         for i in range(opts.repeat):
             print("  run %d: %s" % (i + 1, run(scenario, e2e)))
