@@ -63,6 +63,10 @@ struct EngineCounters {
     uint64_t entry_hits = 0;
     uint64_t return_hits = 0;
     uint64_t steps = 0;       // single-steps of stepped slots
+    // Threads a detach found inside our page (in a slot, or on the return
+    // trampoline before its trap ran) and moved out: tests use it to prove
+    // they detached under fire, not only between calls.
+    uint64_t detach_in_page = 0;
 };
 
 class Engine {

@@ -47,11 +47,17 @@ bool sigtrap_pending(pid_t tid) {
 // reports the interrupt first (the kernel handles job-control traps before
 // dequeuing signals) while the trap's SIGTRAP waits in its queue. Letting go
 // of it then would deliver SIGTRAP to the program.
+// The same holds for the trap that ends a single-step of a stepped slot: the
+// PC is then wherever the displaced instruction went (a call's target), and
+// the step still needs its fixup (a call pushed a return address into our
+// page).
 bool Engine::interrupted_on_our_trap(ProcessState& proc, pid_t tid) {
     auto regs = x86::get_regs(tid);
     if (!regs) return false;
     uint64_t bp = x86::breakpoint_address_from_pc(regs->rip);
-    bool ours = (bp == proc.trampoline && bp != 0) || proc.sites.count(bp);
+    auto it = proc.threads.find(tid);
+    bool stepping = it != proc.threads.end() && it->second.run == ThreadState::Run::Stepping;
+    bool ours = (bp == proc.trampoline && bp != 0) || proc.sites.count(bp) || stepping;
     return ours && sigtrap_pending(tid);
 }
 
@@ -150,11 +156,25 @@ void Engine::move_out_of_slots(ProcessState& proc) {
         if (!regs) continue;
         if (regs->rip == proc.trampoline && proc.trampoline != 0) {
             // `ret` landed on the trampoline but its trap has not run yet.
+            ++counters_.detach_in_page;
+            spdlog::debug("tid {}: on the return trampoline at detach", tid);
             regs->rip += 1;
             on_return_hit(proc, t, *regs); // resumes; take it back
             (void)stop_thread(proc, t);
             t.run = ThreadState::Run::Stopped;
             continue;
+        }
+        if (proc.slots->owns(regs->rip)) {
+            ++counters_.detach_in_page;
+            spdlog::debug("tid {}: in a slot at {:#x} at detach", tid, regs->rip);
+            // At the start of a slot the displaced instruction has not run:
+            // run it at its original address, where the program's own bytes
+            // are back. Single-stepping it here instead would skip the
+            // fixup of a stepped slot (a call through memory would push a
+            // return address into the page we are about to unmap).
+            leave_slot_for_signal(proc, t, *regs);
+            regs = x86::get_regs(tid);
+            if (!regs) continue;
         }
         // A boosted slot is at most an instruction and a jump: step it out.
         for (int i = 0; i < 8 && proc.slots->owns(regs->rip); ++i) {

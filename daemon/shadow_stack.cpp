@@ -17,10 +17,21 @@ std::optional<ShadowFrame> ShadowStack::pop_returning(uint64_t entry_sp,
 }
 
 void ShadowStack::pop_dead(uint64_t sp, uint64_t span, std::vector<ShadowFrame>& dead) {
-    while (!frames_.empty() && frames_.back().entry_sp <= sp && sp - frames_.back().entry_sp < span) {
-        dead.push_back(frames_.back());
-        frames_.pop_back();
+    // Frames are in call order: every frame pushed after a dead one ran
+    // inside it and is dead too, whatever stack it lives on (a handler's
+    // frames on a sigaltstack, left by siglongjmp). A frame on another stack
+    // says nothing about `sp`: look past it rather than stop there, or the
+    // dead frames below it would stay for ever.
+    size_t first_dead = frames_.size();
+    for (size_t i = frames_.size(); i-- > 0;) {
+        const ShadowFrame& f = frames_[i];
+        bool same_stack = f.entry_sp <= sp ? sp - f.entry_sp < span : f.entry_sp - sp < span;
+        if (!same_stack) continue;
+        if (f.entry_sp > sp) break; // alive, and so is every frame older than it
+        first_dead = i;
     }
+    for (size_t i = frames_.size(); i-- > first_dead;) dead.push_back(frames_[i]);
+    frames_.resize(first_dead);
 }
 
 std::optional<uint64_t> ShadowStack::return_address_for(uint64_t slot) const {

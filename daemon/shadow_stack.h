@@ -46,7 +46,8 @@ public:
     // return-address slot is at or below it have been unwound past (longjmp,
     // exception) and can never return. Moves them to `dead`, newest first.
     // Only frames within `span` bytes of sp count, so a handler running on a
-    // sigaltstack above the thread's stack does not kill the frames below.
+    // sigaltstack above the thread's stack does not kill the frames below;
+    // frames pushed after a dead one are dead too, on whatever stack.
     void pop_dead(uint64_t sp, uint64_t span, std::vector<ShadowFrame>& dead);
 
     // The true return address for a trampoline found in a stack slot at `slot`.

@@ -153,7 +153,7 @@ class Target:
         os.close(fd)
         self.pid = self.proc.pid
         deadline = time.time() + 60  # a loaded machine can take seconds
-        while time.time() < deadline and args and args[0] in ("slow", "signals", "nap"):
+        while time.time() < deadline and args and args[0] in ("slow", "signals", "nap", "fire"):
             if "ready" in self.output():
                 break
             time.sleep(0.01)

@@ -91,6 +91,42 @@ TEST_CASE("a call on a distant stack (sigaltstack) kills nothing") {
     CHECK(dead.empty());
 }
 
+TEST_CASE("siglongjmp out of a sigaltstack handler: frames on both stacks are dead") {
+    constexpr uint64_t kSpan = 16 << 20;
+    constexpr uint64_t kAlt = 0x10000;                   // the handler's stack, far below
+    constexpr uint64_t kMain = 0x7ff000000000;           // the thread's stack
+    ShadowStack s;
+    s.push(frame(0x1000, kMain - 0x100)); // sig_outer
+    s.push(frame(0x2000, kMain - 0x200)); // sig_middle, interrupted by the signal
+    s.push(frame(0x3000, kAlt - 0x80));   // jump_from_handler, on the altstack
+    std::vector<ShadowFrame> dead;
+    // Inside the handler: a call on the altstack leaves the main stack alone.
+    s.pop_dead(kAlt - 0x40, kSpan, dead);
+    REQUIRE(dead.size() == 1);
+    CHECK(dead[0].return_address == 0x3000);
+    s.push(frame(0x3000, kAlt - 0x80));
+    dead.clear();
+    // Back in main() after the jump, the next call sits where sig_outer's
+    // return address was: all three are gone, the altstack frame included.
+    s.pop_dead(kMain - 0x100, kSpan, dead);
+    REQUIRE(dead.size() == 3);
+    CHECK(dead[0].return_address == 0x3000); // newest first
+    CHECK(dead[1].return_address == 0x2000);
+    CHECK(dead[2].return_address == 0x1000);
+    CHECK(s.empty());
+}
+
+TEST_CASE("frames on another stack above live frames of this one stay") {
+    constexpr uint64_t kSpan = 16 << 20;
+    ShadowStack s;
+    s.push(frame(0x1000, 0x7ff000000000)); // main stack, alive
+    s.push(frame(0x2000, 0x20000));        // a handler's frame on the altstack
+    std::vector<ShadowFrame> dead;
+    s.pop_dead(0x7ff000000000 - 0x400, kSpan, dead); // deeper on the main stack
+    CHECK(dead.empty());
+    CHECK(s.size() == 2);
+}
+
 TEST_CASE("return_address_for translates a trampoline slot back") {
     ShadowStack s;
     s.push(frame(0x1000, 0x7f00));

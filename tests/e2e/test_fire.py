@@ -1,0 +1,71 @@
+"""Daemon shutdown under fire: SIGTERM to probed while 8 threads of a traced
+program are inside probed functions (some in slots, some with hijacked
+return addresses pending). The program must run on with exactly its
+untraced output, probed must exit 0 and remove its socket."""
+import os
+import platform
+import re
+import signal
+import unittest
+
+from e2e_support import Client, Daemon, Target
+
+THREADS = 8
+if platform.machine() == "x86_64":
+    LEAVES = ["kind_indirect_call", "kind_riprel", "kind_push"]  # stepped, boosted, simulated
+else:
+    LEAVES = ["leaf_a", "leaf_b", "leaf_c"]
+FUNCTIONS = ["level1", "level2", "level3"] + LEAVES
+
+
+def untraced_fire_output():
+    t = Target("fire", THREADS, name="fire_target")
+    try:
+        t.proc.send_signal(signal.SIGINT)
+        assert t.wait() == 0
+        return t.body()
+    finally:
+        t.kill()
+
+
+class ShutdownUnderFireTest(unittest.TestCase):
+    def test_sigterm_with_calls_in_flight(self):
+        expected = untraced_fire_output()
+        restored = in_page = 0
+        # A few daemons in a row: each SIGTERM lands at another moment.
+        for attempt in range(4):
+            with self.subTest(attempt=attempt):
+                daemon = Daemon()
+                t = Target("fire", THREADS, name="fire_target")
+                try:
+                    c = Client(daemon.socket)
+                    c.call("process.attach", {"pid": t.pid})
+                    for name in FUNCTIONS:
+                        c.call("probe.add", {"pid": t.pid, "target": name, "owner": "daemon"})
+                    c.call("events.subscribe", {})
+                    # Every thread is calling through the probes.
+                    c.wait_events(lambda e: len({x["tid"] for x in e}) >= THREADS, timeout=60)
+                    self.assertEqual(daemon.stop(signal.SIGTERM), 0)
+                    self.assertFalse(os.path.exists(daemon.socket))
+                    log = daemon.log_text()
+                    self.assertIn("detached from pid %d" % t.pid, log)
+                    restored += sum(int(n) for n in
+                                    re.findall(r"restoring (\d+) hijacked return addresses", log))
+                    in_page += len(re.findall(r"(in a slot|on the return trampoline) .*at detach", log))
+                    # The program goes on, untraced, until told to stop.
+                    with open("/proc/%d/status" % t.pid) as f:
+                        self.assertIn("TracerPid:\t0\n", f.read())
+                    t.proc.send_signal(signal.SIGINT)
+                    self.assertEqual(t.wait(), 0)
+                    self.assertEqual(t.body(), expected)
+                finally:
+                    t.kill()
+                    daemon.stop()
+        print("hijacked return addresses restored: %d, threads moved out of our page: %d"
+              % (restored, in_page))
+        # The shutdowns happened with calls in flight, not between calls.
+        self.assertGreater(restored, 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
