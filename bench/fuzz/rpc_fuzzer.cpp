@@ -232,7 +232,14 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
     spdlog::set_level(std::getenv("FUZZ_LOG") ? spdlog::level::debug : spdlog::level::off);
-    world = new World(); // lives as long as the process
+    world = new World();
+    // Torn down before static destructors run (spdlog's among them): the
+    // tracer thread must not outlive what it uses, and the target is
+    // detached and left running as probed leaves it.
+    std::atexit([] {
+        delete world;
+        world = nullptr;
+    });
     return 0;
 }
 
