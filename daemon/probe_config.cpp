@@ -30,7 +30,10 @@ std::string stem_of(const std::string& path) {
 }
 
 void only_keys(const json& obj, const std::string& at, std::initializer_list<const char*> known) {
-    for (const auto& [key, v] : obj.items()) {
+    for (const auto& item : obj.items()) {
+        // Not a structured binding: clang before 16 cannot capture one (the
+        // fuzz build, bench/fuzz, uses clang).
+        const std::string& key = item.key();
         if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
             std::string list;
             for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;

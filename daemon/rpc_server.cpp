@@ -1,5 +1,6 @@
 #include "daemon/rpc_server.h"
 
+#include "common/jsonrpc_request.h"
 #include "common/monotonic_clock.h"
 #include "daemon/event_json.h"
 #include "daemon/peer_credentials.h"
@@ -189,37 +190,12 @@ void RpcServer::read_from(ClientSession& c) {
 }
 
 void RpcServer::handle_line(ClientSession& c, const LineBuffer::Line& line) {
-    auto reply = [&](const json& msg) { c.out += rpc::to_line(msg); };
-    if (line.too_long) {
-        reply(rpc::error_response(nullptr, {rpc::kInvalidRequest, "request line exceeds 1 MiB",
-                                            {{"reason", "line too long"}, {"limit", rpc::kMaxLine}}}));
-        return;
-    }
-    if (line.text.find_first_not_of(" \t") == std::string::npos) return; // blank line
-    json req = json::parse(line.text, nullptr, false);
-    if (req.is_discarded()) {
-        reply(rpc::error_response(nullptr, {rpc::kParseError, "parse error: not valid JSON",
-                                            {{"line_bytes", line.text.size()}}}));
-        return;
-    }
-    json id = req.is_object() && req.contains("id") ? req["id"] : json(nullptr);
-    if (!req.is_object() || req.value("jsonrpc", json()) != "2.0" || !req.contains("method") ||
-        !req["method"].is_string() || (!id.is_null() && !id.is_number() && !id.is_string())) {
-        reply(rpc::error_response(id, {rpc::kInvalidRequest,
-                                       "invalid request: expected a JSON-RPC 2.0 request object",
-                                       {{"reason", "not a JSON-RPC 2.0 request"}}}));
-        return;
-    }
-    json params = req.contains("params") ? req["params"] : json::object();
-    if (!params.is_object()) {
-        reply(rpc::error_response(id, {rpc::kInvalidParams, "params must be an object",
-                                       {{"field", "params"}, {"expected", "an object"}}}));
-        return;
-    }
-    json response = methods_.handle(c, id, req["method"].get<std::string>(), params);
-    status_dirty_ = true;
-    // A request without an id is a notification: no answer, even on error.
-    if (req.contains("id")) reply(response);
+    auto answer = rpc::answer_line(line, [&](const json& id, const std::string& method,
+                                             const json& params) {
+        status_dirty_ = true;
+        return methods_.handle(c, id, method, params);
+    });
+    if (answer) c.out += rpc::to_line(*answer);
 }
 
 void RpcServer::flush(ClientSession& c) {

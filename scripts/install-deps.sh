@@ -3,14 +3,18 @@
 # Idempotent; run as root (or with sudo available).
 # --arm64: also what the arm64 suite needs (scripts/install-arm64-deps.sh:
 # cross compiler, :arm64 libraries, qemu-system-aarch64, kernel, busybox).
+# --fuzz: also clang and its libFuzzer/sanitizer runtimes (bench/fuzz/run-fuzz.sh).
 set -euo pipefail
 
 with_arm64=0
-case ${1:-} in
-  --arm64) with_arm64=1 ;;
-  "") ;;
-  *) echo "usage: $0 [--arm64]" >&2; exit 2 ;;
-esac
+with_fuzz=0
+for arg in "$@"; do
+  case $arg in
+    --arm64) with_arm64=1 ;;
+    --fuzz) with_fuzz=1 ;;
+    *) echo "usage: $0 [--arm64] [--fuzz]" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential g++ meson ninja-build pkgconf
@@ -23,6 +27,9 @@ packages=(
   libsystemd-dev systemd debhelper dpkg-dev adduser bash-completion
   gdb  # the reference the stack tests compare with
 )
+if [ "$with_fuzz" = 1 ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then
