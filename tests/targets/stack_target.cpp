@@ -22,10 +22,20 @@ static void on_usr1(int) { go = 1; }
 NOINLINE static void nap() {
     struct timespec ts = {0, 5 * 1000 * 1000};
     long ret;
+#if defined(__x86_64__)
     __asm__ volatile("syscall"
                      : "=a"(ret)
                      : "0"(35L /* nanosleep */), "D"(&ts), "S"(0L)
                      : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = 101; // nanosleep
+    register long x0 __asm__("x0") = reinterpret_cast<long>(&ts);
+    register long x1 __asm__("x1") = 0;
+    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1) : "memory");
+    ret = x0;
+#else
+#error "nap() needs a raw nanosleep for this architecture"
+#endif
     (void)ret;
 }
 
