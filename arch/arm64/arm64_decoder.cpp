@@ -5,6 +5,8 @@
 #include "arch/arm64/arm64_system_policy.h"
 #include "common/remote_ptr.h"
 
+#include "arch/capstone_handle.h"
+
 #include <capstone/capstone.h>
 
 #include <cstdio>
@@ -13,38 +15,6 @@
 namespace probed::arch::arm64 {
 
 namespace {
-
-// Capstone handles are not thread-safe but are cheap to keep: one per thread
-// avoids both locking and re-opening on every probe.
-class CapstoneHandle {
-  public:
-    CapstoneHandle() {
-        if (cs_open(CS_ARCH_ARM64, CS_MODE_LITTLE_ENDIAN, &handle_) != CS_ERR_OK) {
-            handle_ = 0;
-            return;
-        }
-        if (cs_option(handle_, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK) {
-            cs_close(&handle_);
-            handle_ = 0;
-        }
-    }
-    ~CapstoneHandle() {
-        if (handle_ != 0)
-            cs_close(&handle_);
-    }
-    CapstoneHandle(const CapstoneHandle&) = delete;
-    CapstoneHandle& operator=(const CapstoneHandle&) = delete;
-
-    csh get() const { return handle_; }
-
-  private:
-    csh handle_ = 0;
-};
-
-struct InsnDeleter {
-    void operator()(cs_insn* insn) const { cs_free(insn, 1); }
-};
-using InsnPtr = std::unique_ptr<cs_insn, InsnDeleter>;
 
 uint32_t load_word(std::span<const uint8_t> code, size_t at) {
     return uint32_t{code[at]} | uint32_t{code[at + 1]} << 8 | uint32_t{code[at + 2]} << 16 |
@@ -238,7 +208,7 @@ uint64_t exclusive_window_start(std::span<const uint8_t> preceding, uint64_t add
 
 Result<DecodedInsn> decode(std::span<const uint8_t> code, uint64_t address,
                            std::span<const uint8_t> preceding) {
-    thread_local CapstoneHandle cs;
+    thread_local CapstoneHandle cs(CS_ARCH_ARM64, CS_MODE_LITTLE_ENDIAN);
     if (cs.get() == 0)
         return make_error(ErrorKind::Internal, "cannot open a Capstone arm64 handle");
     if (address % kInsnSize != 0)
@@ -257,7 +227,7 @@ Result<DecodedInsn> decode(std::span<const uint8_t> code, uint64_t address,
 
     cs_insn* raw = nullptr;
     const size_t count = cs_disasm(cs.get(), code.data(), kInsnSize, address, 1, &raw);
-    InsnPtr insn(count == 1 ? raw : nullptr);
+    CapstoneInsn insn(count == 1 ? raw : nullptr);
     if (insn && insn->detail == nullptr)
         insn.reset();
     if (insn) {

@@ -1,5 +1,7 @@
 #include "arch/x86_64/x86_decoder.h"
 
+#include "arch/capstone_handle.h"
+
 #include <capstone/capstone.h>
 
 #include <algorithm>
@@ -10,37 +12,6 @@
 namespace probed::arch::x86 {
 
 namespace {
-
-// Capstone handles are not thread-safe but are cheap to keep: one per thread
-// avoids both locking and re-opening on every probe.
-class CapstoneHandle {
-public:
-    CapstoneHandle() {
-        if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle_) != CS_ERR_OK) {
-            handle_ = 0;
-            return;
-        }
-        if (cs_option(handle_, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK) {
-            cs_close(&handle_);
-            handle_ = 0;
-        }
-    }
-    ~CapstoneHandle() {
-        if (handle_ != 0) cs_close(&handle_);
-    }
-    CapstoneHandle(const CapstoneHandle&) = delete;
-    CapstoneHandle& operator=(const CapstoneHandle&) = delete;
-
-    csh get() const { return handle_; }
-
-private:
-    csh handle_ = 0;
-};
-
-struct InsnDeleter {
-    void operator()(cs_insn* insn) const { cs_free(insn, 1); }
-};
-using InsnPtr = std::unique_ptr<cs_insn, InsnDeleter>;
 
 std::string hex_bytes(std::span<const uint8_t> code) {
     std::string out;
@@ -220,13 +191,13 @@ bool classify_simulated(const cs_insn& insn, DecodedInsn& d) {
 } // namespace
 
 Result<DecodedInsn> decode(std::span<const uint8_t> code, uint64_t address) {
-    thread_local CapstoneHandle cs;
+    thread_local CapstoneHandle cs(CS_ARCH_X86, CS_MODE_64);
     if (cs.get() == 0) return make_error(ErrorKind::Internal, "cannot open a Capstone x86-64 handle");
 
     const std::span<const uint8_t> window = code.first(std::min<size_t>(code.size(), 16));
     cs_insn* raw = nullptr;
     const size_t count = cs_disasm(cs.get(), window.data(), window.size(), address, 1, &raw);
-    InsnPtr insn(count == 1 ? raw : nullptr);
+    CapstoneInsn insn(count == 1 ? raw : nullptr);
     if (count == 0 || !insn || insn->detail == nullptr) {
         char where[32];
         std::snprintf(where, sizeof where, "%#llx", static_cast<unsigned long long>(address));
