@@ -1,6 +1,6 @@
 #pragma once
 // Passive state the engine keeps for each traced process and thread.
-#include "arch/x86_64/x86_decoder.h"
+#include "arch/host.h"
 #include "daemon/breakpoint_table.h"
 #include "daemon/probe.h"
 #include "daemon/proc_mem.h"
@@ -30,7 +30,7 @@ struct ThreadState {
     Run run = Run::Running;
     uint64_t step_site = 0;
     uint64_t step_slot = 0;
-    arch::x86::DecodedInsn step_insn; // kept: the site may be removed mid-step
+    arch::host::DecodedInsn step_insn; // kept: the site may be removed mid-step
     int held_signal = 0;      // a signal that arrived mid-step, delivered after it
     // A signal arrived before the displaced instruction ran in its slot: the
     // handler was given the original address instead, and when it returns
@@ -53,7 +53,7 @@ struct ThreadState {
 // One breakpoint address and everything probing it.
 struct ProbeSite {
     uint64_t address = 0;
-    arch::x86::DecodedInsn insn;
+    arch::host::DecodedInsn insn;
     uint64_t slot = 0; // 0 for simulated instructions
     std::vector<uint64_t> probe_ids;
     bool any_entry = false;  // cached from the probes, kept in sync on add/remove
