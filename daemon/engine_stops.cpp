@@ -177,6 +177,7 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     proc.unwind_hooks_armed = false;
     proc.unwind_hook_modules.clear();
     leader.unwinding = leader.forced_unwind = false;
+    leader.unwind_restored.clear();
     for (auto pit = probes_.begin(); pit != probes_.end();) {
         if (pit->second.info.pid == proc.pid) {
             spdlog::info("probe {} removed: pid {} called exec", pit->first, proc.pid);

@@ -57,8 +57,12 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
     });
     for (const ReturnSpot& spot : spots) {
         ShadowFrame& f = frames[spot.frame];
-        if (write_return(*proc.mem, regs, spot, f.return_address)) f.hijacked = false;
+        if (!write_return(*proc.mem, regs, spot, f.return_address)) continue;
+        f.hijacked = false;
+        t.unwind_restored.emplace_back(f.entry_sp, spot);
     }
+    SPDLOG_DEBUG("tid {}: {} return addresses put back for the unwinder ({} frames, sp {:#x})",
+                 t.tid, spots.size(), frames.size(), host::stack_pointer_of(regs));
 }
 
 void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs, uint64_t sp,
@@ -67,13 +71,18 @@ void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs
     t.shadow.pop_dead(sp, kStackSpan, dead);
     for (const auto& f : dead) report_return(proc, t, f, ExitKind::Exception, nullptr, now);
     auto& frames = t.shadow.frames_for_update();
-    auto spots = locate_returns(*proc.mem, frames, regs, [&](const ShadowFrame& f) {
-        return f.hijacked ? std::nullopt : std::optional<uint64_t>(f.return_address);
-    });
-    for (const ReturnSpot& spot : spots) {
-        ShadowFrame& f = frames[spot.frame];
-        if (write_return(*proc.mem, regs, spot, proc.trampoline)) f.hijacked = true;
+    for (ShadowFrame& f : frames) {
+        if (f.hijacked) continue;
+        for (const auto& [entry_sp, spot] : t.unwind_restored) {
+            if (entry_sp != f.entry_sp) continue;
+            uint64_t there = 0;
+            if (spot.in_register) there = host::link_register(regs);
+            else if (auto word = proc.mem->read_word(spot.address)) there = *word;
+            if (there == f.return_address && write_return(*proc.mem, regs, spot, proc.trampoline))
+                f.hijacked = true;
+        }
     }
+    t.unwind_restored.clear();
     for (size_t i = 0; i < frames.size();) {
         if (frames[i].hijacked) {
             ++i;

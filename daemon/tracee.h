@@ -3,6 +3,7 @@
 #include "arch/host.h"
 #include "daemon/breakpoint_table.h"
 #include "daemon/probe.h"
+#include "daemon/return_locator.h"
 #include "daemon/proc_mem.h"
 #include "daemon/shadow_stack.h"
 #include "daemon/slot_allocator.h"
@@ -47,6 +48,11 @@ struct ThreadState {
     bool unwinding = false;
     bool forced_unwind = false; // ...and the unwind ends the thread
     uint64_t walk_done_at = 0;  // where its _Unwind_Backtrace returns (a WalkDone site)
+    // Where the true return addresses were put back for the unwinder, by the
+    // frame's entry sp: the only places the trampoline goes back to. (Looking
+    // for the true address again could hit a copy the program made since:
+    // backtrace()'s array holds every return address of the stack.)
+    std::vector<std::pair<uint64_t, ReturnSpot>> unwind_restored;
     ShadowStack shadow;
 };
 

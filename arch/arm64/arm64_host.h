@@ -24,6 +24,11 @@ constexpr size_t kPrecedingCodeBytes = kExclusiveScanWords * kInsnSize;
 // si_code of the SIGTRAP a brk raises.
 constexpr int kBreakpointSiCode = TRAP_BRKPT;
 
+// The top of user space with 48-bit virtual addresses (Linux's arm64
+// default; PIE executables load at 0xaaaa'aaaa'0000, libraries near
+// 0xffff'0000'0000).
+constexpr uint64_t kHighestMapAddress = 0xfffffffff000;
+
 inline uint64_t stack_pointer_of(const Regs& r) { return stack_pointer(r); }
 inline uint64_t pc_of(const Regs& r) { return program_counter(r); }
 inline void set_pc_of(Regs& r, uint64_t pc) { set_program_counter(r, pc); }

@@ -23,6 +23,9 @@ constexpr size_t kPrecedingCodeBytes = 0;
 // si_code of the SIGTRAP our breakpoint raises (int3 reports SI_KERNEL).
 constexpr int kBreakpointSiCode = SI_KERNEL;
 
+// The top of user space with 4-level paging (the last page below it).
+constexpr uint64_t kHighestMapAddress = 0x7ffffffff000;
+
 inline uint64_t stack_pointer_of(const Regs& r) { return stack_pointer(r); }
 inline uint64_t pc_of(const Regs& r) { return program_counter(r); }
 inline void set_pc_of(Regs& r, uint64_t pc) { set_program_counter(r, pc); }
