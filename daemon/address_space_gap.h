@@ -1,6 +1,7 @@
 #pragma once
 // Finding room for an injected page close to a given address, so slots can
 // reach the probed code with direct (rel32) jumps and RIP-relative operands.
+#include "arch/host.h"
 #include "daemon/proc_maps.h"
 
 #include <cstdint>
@@ -9,10 +10,10 @@
 
 namespace probed {
 
-// Lowest and highest addresses we are willing to map at (user space, x86_64
-// 4-level paging; stays clear of the NULL page region).
+// Lowest and highest addresses we are willing to map at (stays clear of the
+// NULL page region; the top of user space is the architecture's).
 constexpr uint64_t kLowestMapAddress = 0x10000;
-constexpr uint64_t kHighestMapAddress = 0x7ffffffff000;
+constexpr uint64_t kHighestMapAddress = arch::host::kHighestMapAddress;
 
 // The page-aligned address of a free range of `size` bytes, every byte of
 // which lies within `max_distance` of `near`, closest to `near` first; never

@@ -2,9 +2,7 @@
 #include "daemon/engine.h"
 
 #include "common/monotonic_clock.h"
-#include "arch/x86_64/x86_machine.h"
-#include "arch/x86_64/x86_ptrace.h"
-#include "arch/x86_64/x86_slot_builder.h"
+#include "arch/host.h"
 #include "daemon/symbol_resolver.h"
 
 #include <dirent.h>
@@ -25,7 +23,7 @@
 
 namespace probed {
 
-namespace x86 = arch::x86;
+namespace host = arch::host;
 
 namespace {
 
@@ -123,8 +121,8 @@ Result<void> Engine::init_process(ProcessState& proc) {
     auto entry = read_entry_point(proc.pid);
     if (!entry) return std::move(entry).error();
     proc.entry_point = *entry;
-    proc.breakpoints = std::make_unique<BreakpointTable>(x86::breakpoint_bytes());
-    proc.slots = std::make_unique<SlotAllocator>(4096, x86::kSlotSize);
+    proc.breakpoints = std::make_unique<BreakpointTable>(host::breakpoint_bytes());
+    proc.slots = std::make_unique<SlotAllocator>(4096, host::kSlotSize);
     proc.unwinder.reset(); // after exec: another image
     return {};
 }
@@ -226,14 +224,14 @@ Result<pid_t> Engine::spawn(const std::vector<std::string>& argv, const SpawnOpt
         if (s->exited_or_killed())
             return fail(make_error(ErrorKind::ProcessGone, argv[0] + " died before main"));
         if (s->kind() == WaitStatus::Kind::SignalStop && s->signal() == SIGTRAP) {
-            auto regs = x86::get_regs(pid);
-            if (regs && x86::breakpoint_address_from_pc(regs->rip) == p.entry_point) break;
+            auto regs = host::get_regs(pid);
+            if (regs && host::breakpoint_address_from_pc(host::pc_of(*regs)) == p.entry_point) break;
         }
         int sig = s->kind() == WaitStatus::Kind::SignalStop ? s->signal() : 0;
         ptrace(PTRACE_CONT, pid, nullptr, sig);
     }
     (void)p.breakpoints->remove(*p.mem, p.entry_point);
-    if (auto r = x86::set_pc(pid, p.entry_point); !r) return fail(std::move(r).error());
+    if (auto r = host::set_pc(pid, p.entry_point); !r) return fail(std::move(r).error());
     p.held_at_entry = true;
 
     auto page = map_page_near(p, p.entry_point);

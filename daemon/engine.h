@@ -138,22 +138,27 @@ private:
     void emit(CallEvent ev);
 
     // hits (engine_hits.cpp)
-    void on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, arch::x86::Regs& regs);
-    void on_return_hit(ProcessState& proc, ThreadState& t, arch::x86::Regs& regs);
+    void on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, arch::host::Regs& regs);
+    void on_return_hit(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
     void on_step_done(ProcessState& proc, ThreadState& t);
     void report_return(ProcessState& proc, ThreadState& t, const ShadowFrame& f,
-                       std::optional<ExitKind> exit, const arch::x86::Regs* regs, uint64_t now);
+                       std::optional<ExitKind> exit, const arch::host::Regs* regs, uint64_t now);
     // Executes the displaced instruction of `site` (simulated, or by
     // resuming in its slot) and resumes the thread.
     void run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& site,
-                       const arch::x86::Regs& trapped, arch::x86::Regs& regs,
-                       PendingWrites writes);
-    bool translate_fault_in_slot(ProcessState& proc, ThreadState& t, arch::x86::Regs& regs);
-    void leave_slot_for_signal(ProcessState& proc, ThreadState& t, arch::x86::Regs& regs);
+                       const arch::host::Regs& trapped, arch::host::Regs& regs,
+                       PendingWrites writes, bool pushed_frame = false);
+    // The displaced instruction faults in place: deliver the CPU's signal.
+    void deliver_fault(ThreadState& t, const ProbeSite& site, const arch::host::Regs& trapped,
+                       const arch::SimOutcome& fault, bool pushed_frame);
+    bool translate_fault_in_slot(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
+    void leave_slot_for_signal(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
 
     // probes and pages (engine_probes.cpp)
     Result<uint64_t> map_page_near(ProcessState& proc, uint64_t near);
-    Result<uint64_t> slot_for(ProcessState& proc, const arch::x86::DecodedInsn& insn);
+    // Places insn in a slot; the architecture may change its strategy there
+    // (arm64 steps an instruction whose slot is out of reach of a branch back).
+    Result<uint64_t> slot_for(ProcessState& proc, arch::host::DecodedInsn& insn);
     // The site at target.address, armed now if it is new; `label` names the
     // target in errors.
     Result<ProbeSite*> arm_site(ProcessState& proc, const ResolvedTarget& target,
@@ -166,10 +171,13 @@ private:
 
     // keeping the program's unwinder off our trampoline (engine_unwind.cpp)
     void arm_unwind_hooks(ProcessState& proc);
+    // `regs` are the thread's at the hook (an entry hit); a hijacked return
+    // address still in a register is put back there.
     void on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite& site,
-                        const arch::x86::Regs& regs);
-    void restore_for_unwind(ProcessState& proc, ThreadState& t);
-    void rehijack_alive(ProcessState& proc, ThreadState& t, uint64_t sp, uint64_t now);
+                        arch::host::Regs& regs);
+    void restore_for_unwind(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
+    void rehijack_alive(ProcessState& proc, ThreadState& t, arch::host::Regs& regs, uint64_t sp,
+                        uint64_t now);
     void drop_finished_sites(ProcessState& proc);
     ExitKind abandoned_exit(const ThreadState& t) const {
         return t.unwinding ? ExitKind::Exception : ExitKind::Longjmp;
@@ -189,7 +197,7 @@ private:
     Result<StackTrace> unwind_view(ProcessState& proc, ThreadState& t, const ProgramView& view);
     // The stack at an entry hit (capture.stack); null if it cannot be unwound.
     std::shared_ptr<const StackTrace> capture_stack(ProcessState& proc, ThreadState& t,
-                                                    const arch::x86::Regs& regs);
+                                                    const arch::host::Regs& regs);
 
     // holding threads (engine_detach.cpp)
     // Stops `tid` (if running) and returns a stop that must be dispatched

@@ -3,10 +3,9 @@
 #include "daemon/engine.h"
 
 #include "common/monotonic_clock.h"
-#include "arch/x86_64/x86_machine.h"
-#include "arch/x86_64/x86_ptrace.h"
-#include "arch/x86_64/x86_slot_builder.h"
+#include "arch/host.h"
 #include "daemon/remote_syscall.h"
+#include "daemon/return_locator.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/ptrace.h>
@@ -19,7 +18,7 @@
 
 namespace probed {
 
-namespace x86 = arch::x86;
+namespace host = arch::host;
 
 namespace {
 
@@ -52,9 +51,9 @@ bool sigtrap_pending(pid_t tid) {
 // the step still needs its fixup (a call pushed a return address into our
 // page).
 bool Engine::interrupted_on_our_trap(ProcessState& proc, pid_t tid) {
-    auto regs = x86::get_regs(tid);
+    auto regs = host::get_regs(tid);
     if (!regs) return false;
-    uint64_t bp = x86::breakpoint_address_from_pc(regs->rip);
+    uint64_t bp = host::breakpoint_address_from_pc(host::pc_of(*regs));
     auto it = proc.threads.find(tid);
     bool stepping = it != proc.threads.end() && it->second.run == ThreadState::Run::Stepping;
     bool ours = (bp == proc.trampoline && bp != 0) || proc.sites.count(bp) || stepping;
@@ -152,32 +151,31 @@ Result<void> Engine::stop_all_threads(ProcessState& proc) {
 
 void Engine::move_out_of_slots(ProcessState& proc) {
     for (auto& [tid, t] : proc.threads) {
-        auto regs = x86::get_regs(tid);
+        auto regs = host::get_regs(tid);
         if (!regs) continue;
-        if (regs->rip == proc.trampoline && proc.trampoline != 0) {
+        if (host::pc_of(*regs) == proc.trampoline && proc.trampoline != 0) {
             // `ret` landed on the trampoline but its trap has not run yet.
             ++counters_.detach_in_page;
             spdlog::debug("tid {}: on the return trampoline at detach", tid);
-            regs->rip += 1;
             on_return_hit(proc, t, *regs); // resumes; take it back
             (void)stop_thread(proc, t);
             t.run = ThreadState::Run::Stopped;
             continue;
         }
-        if (proc.slots->owns(regs->rip)) {
+        if (proc.slots->owns(host::pc_of(*regs))) {
             ++counters_.detach_in_page;
-            spdlog::debug("tid {}: in a slot at {:#x} at detach", tid, regs->rip);
+            spdlog::debug("tid {}: in a slot at {:#x} at detach", tid, host::pc_of(*regs));
             // At the start of a slot the displaced instruction has not run:
             // run it at its original address, where the program's own bytes
             // are back. Single-stepping it here instead would skip the
             // fixup of a stepped slot (a call through memory would push a
             // return address into the page we are about to unmap).
             leave_slot_for_signal(proc, t, *regs);
-            regs = x86::get_regs(tid);
+            regs = host::get_regs(tid);
             if (!regs) continue;
         }
         // A boosted slot is at most an instruction and a jump: step it out.
-        for (int i = 0; i < 8 && proc.slots->owns(regs->rip); ++i) {
+        for (int i = 0; i < 8 && proc.slots->owns(host::pc_of(*regs)); ++i) {
             if (ptrace(PTRACE_SINGLESTEP, tid, nullptr, nullptr) != 0) break;
             int raw = 0;
             if (!wait_tid(tid, raw)) break;
@@ -186,12 +184,12 @@ void Engine::move_out_of_slots(ProcessState& proc) {
             if (st.kind() == WaitStatus::Kind::SignalStop && st.signal() != SIGTRAP &&
                 t.held_signal == 0)
                 t.held_signal = st.signal();
-            regs = x86::get_regs(tid);
+            regs = host::get_regs(tid);
             if (!regs) break;
         }
-        if (regs && proc.slots->owns(regs->rip))
+        if (regs && proc.slots->owns(host::pc_of(*regs)))
             spdlog::error("pid {} tid {}: still inside our page at {:#x} at detach", proc.pid, tid,
-                          regs->rip);
+                          host::pc_of(*regs));
     }
 }
 
@@ -200,16 +198,24 @@ void Engine::restore_return_addresses(ProcessState& proc) {
     for (auto& [tid, t] : proc.threads) {
         auto frames = t.shadow.take_all();
         spdlog::debug("tid {}: restoring {} hijacked return addresses", tid, frames.size());
-        for (size_t i = frames.size(); i-- > 0;) {
-            const ShadowFrame& f = frames[i];
-            auto word = proc.mem->read_word(f.entry_sp);
-            // An unhijacked frame (the program's unwinder is walking) already
-            // holds its true return address.
-            bool live = word && (*word == proc.trampoline ||
-                                 (!f.hijacked && *word == f.return_address));
-            if (live && f.hijacked) (void)proc.mem->write_word(f.entry_sp, f.return_address);
-            report_return(proc, t, f, live ? ExitKind::Detach : ExitKind::Longjmp, nullptr, now);
+        auto got = host::get_regs(tid);
+        host::Regs regs = got ? *got : host::Regs{};
+        const host::Regs before = regs;
+        // An unhijacked frame (the program's unwinder is walking) already
+        // holds its true return address.
+        auto spots = locate_returns(*proc.mem, frames, regs, [&](const ShadowFrame& f) {
+            return std::optional<uint64_t>(f.hijacked ? proc.trampoline : f.return_address);
+        });
+        std::vector<bool> live(frames.size());
+        for (const ReturnSpot& spot : spots) {
+            live[spot.frame] = true;
+            const ShadowFrame& f = frames[spot.frame];
+            if (f.hijacked) (void)write_return(*proc.mem, regs, spot, f.return_address);
         }
+        if (got) (void)host::set_changed_regs(tid, before, regs);
+        for (size_t i = frames.size(); i-- > 0;)
+            report_return(proc, t, frames[i], live[i] ? ExitKind::Detach : ExitKind::Longjmp,
+                          nullptr, now);
     }
 }
 

@@ -5,7 +5,7 @@
 // new program's own code runs.
 #include "daemon/engine.h"
 
-#include "arch/x86_64/x86_ptrace.h"
+#include "arch/host.h"
 #include "common/monotonic_clock.h"
 #include "daemon/symbol_resolver.h"
 
@@ -16,7 +16,7 @@
 
 namespace probed {
 
-namespace x86 = arch::x86;
+namespace host = arch::host;
 
 namespace {
 
@@ -79,7 +79,7 @@ void Engine::end_probes_at_exec(ProcessState& proc) {
 void Engine::rearm_at_entry(ProcessState& proc, ThreadState& t) {
     proc.rearm_pending = false;
     (void)proc.breakpoints->remove(*proc.mem, proc.entry_point);
-    if (!x86::set_pc(t.tid, proc.entry_point)) return; // died; its exit comes next
+    if (!host::set_pc(t.tid, proc.entry_point)) return; // died; its exit comes next
     std::string image = executable_of(proc.pid);
     // Held while pages for slots (and the trampoline) are mapped.
     t.run = ThreadState::Run::Stopped;

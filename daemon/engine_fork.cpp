@@ -5,6 +5,9 @@
 // it execs or exits.
 #include "daemon/engine.h"
 
+#include "arch/host.h"
+#include "daemon/return_locator.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
@@ -100,10 +103,16 @@ void Engine::scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid
         return;
     }
     // Its only thread is a copy of the forking one, hijacked frames and all.
-    for (const ShadowFrame& f : parent.shadow.frames()) {
-        auto word = mem->read_word(f.entry_sp);
-        if (word && *word == proc.trampoline) (void)mem->write_word(f.entry_sp, f.return_address);
-    }
+    auto got = arch::host::get_regs(child);
+    arch::host::Regs regs = got ? *got : arch::host::Regs{};
+    const arch::host::Regs before = regs;
+    const auto& frames = parent.shadow.frames();
+    auto spots = locate_returns(*mem, frames, regs, [&](const ShadowFrame&) {
+        return std::optional<uint64_t>(proc.trampoline);
+    });
+    for (const ReturnSpot& spot : spots)
+        (void)write_return(*mem, regs, spot, frames[spot.frame].return_address);
+    if (got) (void)arch::host::set_changed_regs(child, before, regs);
     for (const auto& [addr, site] : proc.sites) {
         auto original = proc.breakpoints->original(addr);
         if (auto r = mem->write(addr, original); !r)

@@ -4,10 +4,7 @@
 #include "daemon/engine.h"
 
 #include "common/monotonic_clock.h"
-#include "arch/x86_64/x86_machine.h"
-#include "arch/x86_64/x86_ptrace.h"
-#include "arch/x86_64/x86_simulator.h"
-#include "arch/x86_64/x86_slot_builder.h"
+#include "arch/host.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/ptrace.h>
@@ -18,7 +15,7 @@
 
 namespace probed {
 
-namespace x86 = arch::x86;
+namespace host = arch::host;
 
 namespace {
 
@@ -39,14 +36,30 @@ CallEvent event_for(EventType type, uint64_t id, const ProbeInfo& info, pid_t pi
     return ev;
 }
 
+// Tracee memory as the architecture's simulator and hijack read it.
+arch::WordReader reader_for(ProcMem& mem) {
+    return [&mem](uint64_t address, unsigned size) -> Result<uint64_t> {
+        uint64_t value = 0;
+        PROBED_TRY(mem.read(address, {reinterpret_cast<uint8_t*>(&value), size}));
+        return value;
+    };
+}
+
+// The si_code a fault of this kind has when the CPU raises it.
+int fault_code(int sig) {
+    if (sig == SIGBUS) return BUS_ADRALN;
+    return SEGV_MAPERR;
+}
+
 } // namespace
 
-void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x86::Regs& regs) {
-    const x86::Regs trapped = regs;
+void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, host::Regs& regs) {
+    const host::Regs trapped = regs;
     uint64_t ts = monotonic_ns();
-    regs.rip = site.address;
+    host::set_pc_of(regs, site.address);
+    const uint64_t sp = host::stack_pointer_of(regs);
     if (t.reenter_site != 0) {
-        if (t.reenter_site == site.address && t.reenter_sp == regs.rsp) {
+        if (t.reenter_site == site.address && t.reenter_sp == sp) {
             // Back from the signal handler that interrupted this hit: its
             // entry was reported then; only the instruction is left to run.
             t.reenter_site = 0;
@@ -55,7 +68,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
         }
         // Any later stop on the same stack at or above that point means the
         // handler left by other means (longjmp).
-        if (regs.rsp >= t.reenter_sp && regs.rsp - t.reenter_sp < kStackSpan) t.reenter_site = 0;
+        if (sp >= t.reenter_sp && sp - t.reenter_sp < kStackSpan) t.reenter_site = 0;
     }
     if (site.hook != UnwindHook::None) on_unwind_hook(proc, t, site, regs);
 
@@ -63,7 +76,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
     frame.ts_ns = ts;
     frame.site = site.address;
     frame.nargs = static_cast<uint8_t>(site.max_args);
-    for (int i = 0; i < site.max_args; ++i) frame.args[i] = x86::int_arg(regs, i);
+    for (int i = 0; i < site.max_args; ++i) frame.args[i] = host::int_arg(regs, i);
     if (site.any_stack) frame.stack = capture_stack(proc, t, regs);
 
     for (uint64_t id : site.probe_ids) {
@@ -81,41 +94,47 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, x
     PendingWrites writes;
     if (!t.shadow.empty()) {
         std::vector<ShadowFrame> dead;
-        t.shadow.pop_dead(x86::return_address_slot(regs), kStackSpan, dead);
+        t.shadow.pop_dead(sp, kStackSpan, dead);
         for (const auto& f : dead) report_return(proc, t, f, abandoned_exit(t), nullptr, ts);
     }
+    bool pushed = false;
     if (site.any_return) {
-        uint64_t slot = x86::return_address_slot(regs);
-        auto ret = proc.mem->read_word(slot);
-        if (ret) {
-            frame.return_address = *ret;
-            frame.entry_sp = slot;
+        auto hijack = host::hijack_return(regs, proc.trampoline, reader_for(*proc.mem));
+        if (hijack) {
+            frame.return_address = hijack->true_return;
+            frame.entry_sp = hijack->entry_sp;
             t.shadow.push(frame);
-            SPDLOG_TRACE("tid {}: hijacked return to {:#x} at {:#x}, depth {}", t.tid,
-                         frame.return_address, slot, t.shadow.size());
-            writes.add({slot, proc.trampoline});
+            pushed = true;
+            SPDLOG_TRACE("tid {}: hijacked return to {:#x} at sp {:#x}, depth {}", t.tid,
+                         frame.return_address, frame.entry_sp, t.shadow.size());
+            if (hijack->store) writes.add(*hijack->store);
         } else {
-            spdlog::warn("tid {}: cannot read return address at {:#x}: {}", t.tid, slot,
-                         ret.error().message);
+            spdlog::warn("tid {}: cannot read the return address at sp {:#x}: {}", t.tid, sp,
+                         hijack.error().message);
         }
     }
 
-    run_displaced(proc, t, site, trapped, regs, writes);
+    run_displaced(proc, t, site, trapped, regs, writes, pushed);
 }
 
 void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& site,
-                           const x86::Regs& trapped, x86::Regs& regs, PendingWrites writes) {
+                           const host::Regs& trapped, host::Regs& regs, PendingWrites writes,
+                           bool pushed_frame) {
     switch (site.insn.strategy) {
     case arch::Strategy::Simulate: {
-        x86::SimResult r = x86::simulate(site.insn, regs);
-        if (r.write) writes.add(*r.write);
+        arch::SimOutcome r = host::simulate_insn(site.insn, regs, reader_for(*proc.mem));
+        if (r.fault_signal != 0) {
+            deliver_fault(t, site, trapped, r, pushed_frame);
+            return;
+        }
+        for (const arch::MemoryStore& store : r.pending()) writes.add(store);
         break;
     }
     case arch::Strategy::Boosted:
-        regs.rip = site.slot;
+        host::set_pc_of(regs, site.slot);
         break;
     case arch::Strategy::Stepped:
-        regs.rip = site.slot;
+        host::set_pc_of(regs, site.slot);
         t.run = ThreadState::Run::Stepping;
         t.step_site = site.address;
         t.step_slot = site.slot;
@@ -128,7 +147,7 @@ void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& 
         spdlog::warn("tid {}: hit at {:#x}: {}", t.tid, site.address, r.error().message);
         if (r.error().kind == ErrorKind::ProcessGone) return;
     }
-    if (!x86::set_changed_regs(t.tid, trapped, regs)) return; // the thread died; its exit is reported next
+    if (!host::set_changed_regs(t.tid, trapped, regs)) return; // the thread died; its exit is reported next
     if (t.run == ThreadState::Run::Stepping) {
         t.step_insn = site.insn;
         ++counters_.steps;
@@ -136,8 +155,30 @@ void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& 
     resume_thread(t);
 }
 
+void Engine::deliver_fault(ThreadState& t, const ProbeSite& site, const host::Regs& trapped,
+                           const arch::SimOutcome& fault, bool pushed_frame) {
+    // The displaced instruction would fault where it stands (an unreadable
+    // literal, a misaligned sp): the program gets the signal the CPU would
+    // raise, at the probed address with its registers as they were, so a
+    // handler that fixes the cause and returns runs the call again (and the
+    // hit with it: this one's frame is forgotten).
+    if (pushed_frame) t.shadow.pop_newest();
+    host::Regs regs = trapped;
+    host::set_pc_of(regs, site.address);
+    if (!host::set_changed_regs(t.tid, trapped, regs)) return;
+    siginfo_t si{};
+    si.si_signo = fault.fault_signal;
+    si.si_code = fault_code(fault.fault_signal);
+    si.si_addr = reinterpret_cast<void*>(fault.fault_address);
+    if (ptrace(PTRACE_SETSIGINFO, t.tid, nullptr, &si) != 0)
+        spdlog::warn("tid {}: PTRACE_SETSIGINFO: {}", t.tid, std::strerror(errno));
+    spdlog::debug("tid {}: '{}' at {:#x} faults: signal {} at {:#x}", t.tid, site.insn.text,
+                  site.address, fault.fault_signal, fault.fault_address);
+    resume_thread(t, fault.fault_signal);
+}
+
 void Engine::report_return(ProcessState& proc, ThreadState& t, const ShadowFrame& f,
-                           std::optional<ExitKind> exit, const x86::Regs* regs, uint64_t now) {
+                           std::optional<ExitKind> exit, const host::Regs* regs, uint64_t now) {
     auto sit = proc.sites.find(f.site);
     if (sit == proc.sites.end()) return; // its probes were removed meanwhile
     std::optional<double> fret;
@@ -150,10 +191,10 @@ void Engine::report_return(ProcessState& proc, ThreadState& t, const ShadowFrame
         ev.duration_ns = now - f.ts_ns;
         ev.exit = exit.value_or(ExitKind::Return);
         if (info.capture.stack) ev.stack = f.stack;
-        if (regs && !exit && info.capture.retval) ev.retval = x86::return_value(*regs);
+        if (regs && !exit && info.capture.retval) ev.retval = host::return_value(*regs);
         if (regs && !exit && info.capture.float_retval) {
             if (!fret) {
-                auto d = x86::get_float_return(t.tid);
+                auto d = host::get_float_return(t.tid);
                 if (d) fret = *d;
             }
             ev.float_retval = fret;
@@ -162,9 +203,9 @@ void Engine::report_return(ProcessState& proc, ThreadState& t, const ShadowFrame
     }
 }
 
-void Engine::on_return_hit(ProcessState& proc, ThreadState& t, x86::Regs& regs) {
+void Engine::on_return_hit(ProcessState& proc, ThreadState& t, host::Regs& regs) {
     uint64_t now = monotonic_ns();
-    uint64_t entry_sp = x86::entry_sp_from_return_sp(regs.rsp);
+    uint64_t entry_sp = host::entry_sp_at_return(regs);
     std::vector<ShadowFrame> abandoned;
     auto frame = t.shadow.pop_returning(entry_sp, abandoned);
     if (!frame) {
@@ -172,11 +213,12 @@ void Engine::on_return_hit(ProcessState& proc, ThreadState& t, x86::Regs& regs) 
         // the stack was switched. Return through the most recent frame.
         if (t.shadow.empty()) {
             spdlog::error("tid {}: reached the return trampoline with no shadow frame (sp {:#x})",
-                          t.tid, regs.rsp);
+                          t.tid, host::stack_pointer_of(regs));
             resume_thread(t, SIGTRAP);
             return;
         }
-        spdlog::warn("tid {}: no shadow frame for sp {:#x}; using the newest", t.tid, regs.rsp);
+        spdlog::warn("tid {}: no shadow frame for sp {:#x}; using the newest", t.tid,
+                     host::stack_pointer_of(regs));
         auto all = t.shadow.take_all();
         frame = all.back();
         all.pop_back();
@@ -184,53 +226,56 @@ void Engine::on_return_hit(ProcessState& proc, ThreadState& t, x86::Regs& regs) 
     }
     for (const auto& f : abandoned) report_return(proc, t, f, abandoned_exit(t), nullptr, now);
     report_return(proc, t, *frame, std::nullopt, &regs, now);
-    if (!x86::set_pc(t.tid, frame->return_address)) return;
+    const host::Regs trapped = regs;
+    host::set_pc_of(regs, frame->return_address);
+    if (!host::set_changed_regs(t.tid, trapped, regs)) return;
     resume_thread(t);
 }
 
 void Engine::on_step_done(ProcessState& proc, ThreadState& t) {
     t.run = ThreadState::Run::Running;
-    auto regs = x86::get_regs(t.tid);
+    auto regs = host::get_regs(t.tid);
     if (!regs) return;
-    const x86::Regs stepped = *regs;
-    x86::SimResult r = x86::fixup_after_step(t.step_insn, t.step_slot, *regs);
-    if (r.write) {
-        if (auto w = proc.mem->write_word(r.write->address, r.write->value); !w) return;
+    const host::Regs stepped = *regs;
+    arch::SimOutcome r = host::fixup_step(t.step_insn, t.step_slot, *regs);
+    for (const arch::MemoryStore& store : r.pending()) {
+        if (auto w = proc.mem->write_word(store.address, store.value); !w) return;
     }
-    if (!x86::set_changed_regs(t.tid, stepped, *regs)) return;
+    if (!host::set_changed_regs(t.tid, stepped, *regs)) return;
     resume_thread(t);
 }
 
-void Engine::leave_slot_for_signal(ProcessState& proc, ThreadState& t, x86::Regs& regs) {
+void Engine::leave_slot_for_signal(ProcessState& proc, ThreadState& t, host::Regs& regs) {
     // A handler must never see (or return into) our page: it may inspect
     // the interrupted PC (profilers, crash handlers) and the program's
     // unwinder knows nothing of our slots.
-    if (!proc.slots->owns(regs.rip)) return;
+    const uint64_t pc = host::pc_of(regs);
+    if (!proc.slots->owns(pc)) return;
     for (const auto& [addr, site] : proc.sites) {
-        if (site.slot == 0 || regs.rip < site.slot || regs.rip >= site.slot + x86::kSlotSize)
-            continue;
-        if (regs.rip == site.slot) {
+        if (site.slot == 0 || pc < site.slot || pc >= site.slot + host::kSlotSize) continue;
+        if (pc == site.slot) {
             // Not run yet: run it when the handler returns to the original
             // address, where the breakpoint will be hit a second time.
             t.reenter_site = site.address;
-            t.reenter_sp = regs.rsp;
-            (void)x86::set_pc(t.tid, site.address);
-        } else if (regs.rip == site.slot + site.insn.length &&
+            t.reenter_sp = host::stack_pointer_of(regs);
+            (void)host::set_pc(t.tid, site.address);
+        } else if (pc == site.slot + site.insn.length &&
                    site.insn.strategy == arch::Strategy::Boosted) {
             // Run already; only the jump back was left.
-            (void)x86::set_pc(t.tid, site.address + site.insn.length);
+            (void)host::set_pc(t.tid, site.address + site.insn.length);
         }
         return;
     }
 }
 
-bool Engine::translate_fault_in_slot(ProcessState& proc, ThreadState& t, x86::Regs& regs) {
+bool Engine::translate_fault_in_slot(ProcessState& proc, ThreadState& t, host::Regs& regs) {
     // A fault raised by a displaced instruction must look like it happened
     // at the original address: handlers inspect the PC and may return to it.
-    if (!proc.slots->owns(regs.rip)) return false;
+    const uint64_t pc = host::pc_of(regs);
+    if (!proc.slots->owns(pc)) return false;
     for (const auto& [addr, site] : proc.sites) {
-        if (site.slot != 0 && regs.rip >= site.slot && regs.rip < site.slot + x86::kSlotSize) {
-            (void)x86::set_pc(t.tid, site.address);
+        if (site.slot != 0 && pc >= site.slot && pc < site.slot + host::kSlotSize) {
+            (void)host::set_pc(t.tid, site.address);
             return true;
         }
     }

@@ -2,8 +2,7 @@
 // classification, slot placement and the pages that hold the slots.
 #include "daemon/engine.h"
 
-#include "arch/x86_64/x86_machine.h"
-#include "arch/x86_64/x86_slot_builder.h"
+#include "arch/host.h"
 #include "common/remote_ptr.h"
 #include "daemon/address_space_gap.h"
 #include "daemon/proc_maps.h"
@@ -18,12 +17,11 @@
 
 namespace probed {
 
-namespace x86 = arch::x86;
+namespace host = arch::host;
 
 namespace {
 
 constexpr uint64_t kPageSize = 4096;
-constexpr size_t kMaxInsn = 16;
 
 // Reads up to `want` bytes of code at addr as the program sees it (our
 // breakpoints hidden), stopping at the end of the mapping.
@@ -42,27 +40,43 @@ Result<std::vector<uint8_t>> read_code(ProcessState& proc, uint64_t addr, size_t
 }
 
 // name+0xOFF must land on an instruction boundary, or the breakpoint would
-// corrupt an instruction in the middle: decode from the symbol's start.
+// corrupt an instruction in the middle (the architecture decodes from the
+// symbol's start where instructions differ in length).
 Result<void> check_boundary(ProcessState& proc, const ResolvedTarget& target) {
     if (target.offset == 0 || target.symbol.empty()) return {};
     uint64_t start = target.address - target.offset;
-    auto code = read_code(proc, start, target.offset + kMaxInsn);
+    auto code = read_code(proc, start, target.offset + host::kMaxInsnBytes);
     if (!code) return std::move(code).error();
-    uint64_t pos = 0;
-    while (pos < target.offset) {
-        std::span<const uint8_t> rest(code->data() + pos, code->size() - pos);
-        auto insn = x86::decode(rest, start + pos);
-        if (!insn)
-            return make_error(ErrorKind::InvalidArgument,
-                              "cannot decode " + target.symbol + " at +" + hex_address(pos));
-        pos += insn->length;
-    }
+    auto end = host::boundary_at_or_after(*code, start, target.offset);
+    if (!end)
+        return make_error(ErrorKind::InvalidArgument, "cannot decode " + target.symbol + " " +
+                                                          end.error().message);
+    uint64_t pos = *end;
     if (pos != target.offset)
         return make_error(ErrorKind::InvalidArgument,
                           target.symbol + "+" + hex_address(target.offset) +
                               " is inside an instruction (the one before ends at +" +
                               hex_address(pos) + ")");
     return {};
+}
+
+// The code right before a site as the program sees it, from the function's
+// start when that is nearer, for classifiers that look back (arm64's
+// exclusive-window scan). Empty at a function's first instruction.
+std::vector<uint8_t> read_preceding(ProcessState& proc, const ResolvedTarget& target) {
+    if (host::kPrecedingCodeBytes == 0) return {};
+    uint64_t want = host::kPrecedingCodeBytes;
+    if (!target.symbol.empty()) want = std::min<uint64_t>(want, target.offset);
+    if (want == 0) return {};
+    auto maps = read_proc_maps(proc.pid);
+    if (!maps) return {};
+    const MapEntry* m = find_mapping(*maps, target.address);
+    if (!m) return {};
+    want = std::min<uint64_t>(want, target.address - m->start);
+    std::vector<uint8_t> code(want);
+    if (!proc.mem->read(target.address - want, code)) return {};
+    proc.breakpoints->hide(target.address - want, code);
+    return code;
 }
 
 } // namespace
@@ -88,7 +102,7 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
         } else {
             std::vector<uint64_t> taken;
             for (int attempt = 0; attempt < 8 && page == 0; ++attempt) {
-                auto where = find_free_range_near(*maps, near, x86::kNearDistance, kPageSize, taken);
+                auto where = find_free_range_near(*maps, near, host::kNearDistance, kPageSize, taken);
                 if (!where) break;
                 auto r = scope->call(SYS_mmap, {*where, kPageSize, PROT_READ | PROT_EXEC,
                                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
@@ -115,7 +129,7 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
     if (proc.trampoline == 0) {
         // The return trampoline: a breakpoint in the first slot of our first page.
         proc.slots->reserve(page);
-        auto trap = x86::breakpoint_bytes();
+        auto trap = host::trampoline_bytes();
         PROBED_TRY(proc.mem->write(page, trap));
         proc.trampoline = page;
     }
@@ -123,23 +137,23 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
     return page;
 }
 
-Result<uint64_t> Engine::slot_for(ProcessState& proc, const x86::DecodedInsn& insn) {
-    auto slot = proc.slots->allocate(insn.address, x86::kNearDistance);
+Result<uint64_t> Engine::slot_for(ProcessState& proc, host::DecodedInsn& insn) {
+    auto slot = proc.slots->allocate(insn.address, host::kNearDistance);
     if (!slot) {
         auto page = map_page_near(proc, insn.address);
-        if (page) slot = proc.slots->allocate(insn.address, x86::kNearDistance);
-        else if (insn.disp_offset != 0) return std::move(page).error();
-        // Not RIP-relative: any page will do, the slot jumps back absolutely.
+        if (page) slot = proc.slots->allocate(insn.address, host::kNearDistance);
+        else if (host::needs_near_slot(insn)) return std::move(page).error();
+        // Any page will do: the architecture jumps back from afar or steps.
         if (!slot) slot = proc.slots->allocate(insn.address, ~0ull);
         if (!slot) return make_error(ErrorKind::Internal, "no slot available");
     }
-    if (!x86::slot_reachable(insn, *slot)) {
+    auto strategy = host::strategy_in_slot(insn, *slot);
+    if (!strategy) {
         proc.slots->release(*slot, {});
-        return make_error(ErrorKind::Unsupported,
-                          "no slot within reach of the RIP-relative operand of '" + insn.text + "'");
+        return std::move(strategy).error();
     }
-    auto code = insn.strategy == arch::Strategy::Stepped ? x86::build_stepped_slot(insn, *slot)
-                                                          : x86::build_boosted_slot(insn, *slot);
+    insn.strategy = *strategy;
+    auto code = host::build_slot(insn, *slot);
     if (!code) {
         proc.slots->release(*slot, {});
         return std::move(code).error();
@@ -169,9 +183,10 @@ Result<ProbeSite*> Engine::arm_site(ProcessState& proc, const ResolvedTarget& ta
     auto existing = proc.sites.find(target.address);
     if (existing != proc.sites.end()) return &existing->second;
     PROBED_TRY(check_boundary(proc, target));
-    auto code = read_code(proc, target.address, kMaxInsn);
+    auto code = read_code(proc, target.address, host::kMaxInsnBytes);
     if (!code) return std::move(code).error();
-    auto insn = x86::decode(*code, target.address);
+    auto preceding = read_preceding(proc, target);
+    auto insn = host::decode_site(*code, target.address, preceding);
     if (!insn)
         return make_error(ErrorKind::Unsupported, "cannot decode the instruction at " +
                                                       hex_address(target.address) + ": " +
@@ -184,7 +199,7 @@ Result<ProbeSite*> Engine::arm_site(ProcessState& proc, const ResolvedTarget& ta
     site.address = target.address;
     site.insn = *insn;
     if (insn->strategy != arch::Strategy::Simulate) {
-        auto slot = slot_for(proc, *insn);
+        auto slot = slot_for(proc, site.insn);
         if (!slot) return std::move(slot).error();
         site.slot = *slot;
     }
@@ -201,8 +216,9 @@ Result<ProbeInfo> Engine::add_probe(const ProbeSpec& spec) {
     if (!proc)
         return make_error(ErrorKind::NotFound,
                           "pid " + std::to_string(spec.pid) + " is not traced (attach first)");
-    if (spec.capture.args < 0 || spec.capture.args > x86::kMaxIntArgs)
-        return make_error(ErrorKind::InvalidArgument, "capture.args must be between 0 and 6");
+    if (spec.capture.args < 0 || spec.capture.args > host::kMaxIntArgs)
+        return make_error(ErrorKind::InvalidArgument, "capture.args must be between 0 and " +
+                                                          std::to_string(host::kMaxIntArgs));
     auto target = resolve_target(spec.pid, spec.target);
     if (!target) return std::move(target).error();
 

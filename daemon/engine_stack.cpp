@@ -1,8 +1,7 @@
 // Call stacks of traced threads: stack.get, and capture.stack at entry hits.
 #include "daemon/engine.h"
 
-#include "arch/x86_64/x86_machine.h"
-#include "arch/x86_64/x86_ptrace.h"
+#include "arch/host.h"
 #include "daemon/program_view.h"
 #include "daemon/return_address_fixup.h"
 #include "daemon/stack_unwinder.h"
@@ -14,13 +13,13 @@
 
 namespace probed {
 
-namespace x86 = arch::x86;
+namespace host = arch::host;
 
 namespace {
 
 // Puts the bytes of a word the program is about to see written into a
 // buffer read from `addr`.
-void overlay(const x86::MemoryWrite& w, uint64_t addr, std::span<uint8_t> buf) {
+void overlay(const arch::MemoryStore& w, uint64_t addr, std::span<uint8_t> buf) {
     uint8_t bytes[sizeof w.value];
     std::memcpy(bytes, &w.value, sizeof bytes);
     for (size_t i = 0; i < sizeof bytes; ++i) {
@@ -37,7 +36,8 @@ Result<StackTrace> Engine::unwind_view(ProcessState& proc, ThreadState& t, const
         if (!u) return std::move(u).error();
         proc.unwinder = std::move(*u);
     }
-    ReturnAddressFixup fixup(proc.trampoline, t.shadow);
+    ReturnAddressFixup fixup(proc.trampoline, t.shadow, host::stack_pointer_of(view.regs),
+                             host::pac_code_mask(t.tid));
     UnwindInput in;
     in.tid = t.tid;
     in.regs = view.regs;
@@ -45,7 +45,7 @@ Result<StackTrace> Engine::unwind_view(ProcessState& proc, ThreadState& t, const
     in.read = [&proc, &view](uint64_t addr, std::span<uint8_t> out) -> Result<void> {
         PROBED_TRY(proc.mem->read(addr, out));
         proc.breakpoints->hide(addr, out);
-        if (view.pending_write) overlay(*view.pending_write, addr, out);
+        for (const auto& w : view.pending.pending()) overlay(w, addr, out);
         return {};
     };
     auto trace = proc.unwinder->unwind(in);
@@ -77,7 +77,7 @@ Result<StackTrace> Engine::stack(pid_t pid, std::optional<pid_t> tid) {
     bool trap_pending = deferred && deferred->kind() == WaitStatus::Kind::SignalStop &&
                         deferred->signal() == SIGTRAP;
     Result<StackTrace> trace = make_error(ErrorKind::Internal, "no registers");
-    if (auto regs = x86::get_regs(which)) {
+    if (auto regs = host::get_regs(which)) {
         trace = unwind_view(*proc, t, program_view(*proc, t, *regs, trap_pending));
     } else {
         trace = std::move(regs).error();
@@ -87,14 +87,14 @@ Result<StackTrace> Engine::stack(pid_t pid, std::optional<pid_t> tid) {
 }
 
 std::shared_ptr<const StackTrace> Engine::capture_stack(ProcessState& proc, ThreadState& t,
-                                                        const x86::Regs& regs) {
+                                                        const host::Regs& regs) {
     // At an entry hit the PC is already the probed address and nothing of
     // this call is hijacked yet: the registers are the program's own.
     ProgramView view;
     view.regs = regs;
     auto trace = unwind_view(proc, t, view);
     if (!trace) {
-        spdlog::debug("tid {}: no stack at {:#x}: {}", t.tid, x86::program_counter(regs),
+        spdlog::debug("tid {}: no stack at {:#x}: {}", t.tid, host::pc_of(regs),
                       trace.error().message);
         return nullptr;
     }

@@ -2,8 +2,7 @@
 #include "daemon/engine.h"
 
 #include "common/monotonic_clock.h"
-#include "arch/x86_64/x86_machine.h"
-#include "arch/x86_64/x86_ptrace.h"
+#include "arch/host.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/ptrace.h>
@@ -16,7 +15,7 @@
 
 namespace probed {
 
-namespace x86 = arch::x86;
+namespace host = arch::host;
 
 namespace {
 
@@ -78,7 +77,7 @@ void Engine::dispatch(pid_t tid, WaitStatus st) {
     }
     ThreadState& t = proc->threads[tid];
     if (proc->slots->has_pending() && !st.exited_or_killed()) {
-        if (auto regs = x86::get_regs(tid)) proc->slots->observe(tid, regs->rip);
+        if (auto regs = host::get_regs(tid)) proc->slots->observe(tid, host::pc_of(*regs));
     }
 
     switch (st.kind()) {
@@ -178,6 +177,7 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     proc.unwind_hooks_armed = false;
     proc.unwind_hook_modules.clear();
     leader.unwinding = leader.forced_unwind = false;
+    leader.unwind_restored.clear();
     if (auto r = init_process(proc); !r)
         spdlog::warn("pid {} after exec: {}", proc.pid, r.error().message);
     end_probes_at_exec(proc);
@@ -190,13 +190,13 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
             on_step_done(proc, t);
             return;
         }
-        auto regs = x86::get_regs(t.tid);
+        auto regs = host::get_regs(t.tid);
         if (regs && is_synchronous_fault(sig) && translate_fault_in_slot(proc, t, *regs)) {
             t.run = ThreadState::Run::Running;
             resume_thread(t, sig);
             return;
         }
-        if (regs && regs->rip == t.step_slot) {
+        if (regs && host::pc_of(*regs) == t.step_slot) {
             // The signal came before the displaced instruction ran. Deliver it
             // now, at the original address, as the program would have seen it
             // (holding it instead would lose all but one of several queued
@@ -212,13 +212,13 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
         return;
     }
 
-    auto regs = x86::get_regs(t.tid);
+    auto regs = host::get_regs(t.tid);
     if (!regs) {
         resume_thread(t, sig);
         return;
     }
     if (sig == SIGTRAP) {
-        uint64_t bp = x86::breakpoint_address_from_pc(regs->rip);
+        uint64_t bp = host::breakpoint_address_from_pc(host::pc_of(*regs));
         if (bp == proc.trampoline && proc.trampoline != 0) {
             ++counters_.return_hits;
             on_return_hit(proc, t, *regs);
@@ -239,8 +239,8 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
             // original instruction as if nothing happened.
             siginfo_t si{};
             ptrace(PTRACE_GETSIGINFO, t.tid, nullptr, &si);
-            if (si.si_code == SI_KERNEL) {
-                (void)x86::set_pc(t.tid, bp);
+            if (si.si_code == host::kBreakpointSiCode) {
+                (void)host::set_pc(t.tid, bp);
                 resume_thread(t);
                 return;
             }

@@ -2,15 +2,16 @@
 // is explained in unwind_hooks.h and docs/unwinding.md).
 #include "daemon/engine.h"
 
-#include "arch/x86_64/x86_machine.h"
+#include "arch/host.h"
 #include "common/monotonic_clock.h"
+#include "daemon/return_locator.h"
 #include "daemon/symbol_resolver.h"
 
 #include <spdlog/spdlog.h>
 
 namespace probed {
 
-namespace x86 = arch::x86;
+namespace host = arch::host;
 
 namespace {
 
@@ -48,43 +49,55 @@ void Engine::arm_unwind_hooks(ProcessState& proc) {
     }
 }
 
-void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t) {
-    for (ShadowFrame& f : t.shadow.frames_for_update()) {
-        if (!f.hijacked) continue;
-        auto word = proc.mem->read_word(f.entry_sp);
-        if (!word || *word != proc.trampoline) continue; // already gone from the stack
-        if (proc.mem->write_word(f.entry_sp, f.return_address)) f.hijacked = false;
+void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& regs) {
+    auto& frames = t.shadow.frames_for_update();
+    // A frame whose trampoline is found nowhere is already gone from the stack.
+    auto spots = locate_returns(*proc.mem, frames, regs, [&](const ShadowFrame& f) {
+        return f.hijacked ? std::optional<uint64_t>(proc.trampoline) : std::nullopt;
+    });
+    for (const ReturnSpot& spot : spots) {
+        ShadowFrame& f = frames[spot.frame];
+        if (!write_return(*proc.mem, regs, spot, f.return_address)) continue;
+        f.hijacked = false;
+        t.unwind_restored.emplace_back(f.entry_sp, spot);
     }
+    SPDLOG_DEBUG("tid {}: {} return addresses put back for the unwinder ({} frames, sp {:#x})",
+                 t.tid, spots.size(), frames.size(), host::stack_pointer_of(regs));
 }
 
-void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, uint64_t sp, uint64_t now) {
+void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs, uint64_t sp,
+                            uint64_t now) {
     std::vector<ShadowFrame> dead;
     t.shadow.pop_dead(sp, kStackSpan, dead);
     for (const auto& f : dead) report_return(proc, t, f, ExitKind::Exception, nullptr, now);
     auto& frames = t.shadow.frames_for_update();
+    for (ShadowFrame& f : frames) {
+        if (f.hijacked) continue;
+        for (const auto& [entry_sp, spot] : t.unwind_restored) {
+            if (entry_sp != f.entry_sp) continue;
+            uint64_t there = 0;
+            if (spot.in_register) there = host::link_register(regs);
+            else if (auto word = proc.mem->read_word(spot.address)) there = *word;
+            if (there == f.return_address && write_return(*proc.mem, regs, spot, proc.trampoline))
+                f.hijacked = true;
+        }
+    }
+    t.unwind_restored.clear();
     for (size_t i = 0; i < frames.size();) {
-        ShadowFrame& f = frames[i];
-        if (f.hijacked) {
+        if (frames[i].hijacked) {
             ++i;
             continue;
         }
-        auto word = proc.mem->read_word(f.entry_sp);
-        if (word && *word == f.return_address &&
-            proc.mem->write_word(f.entry_sp, proc.trampoline)) {
-            f.hijacked = true;
-            ++i;
-            continue;
-        }
-        // The slot no longer holds the return address, so the frame is gone
+        // The return address is found nowhere, so the frame is gone
         // (unwound on another path we did not see end).
-        ShadowFrame gone = f;
+        ShadowFrame gone = frames[i];
         frames.erase(frames.begin() + static_cast<long>(i));
         report_return(proc, t, gone, ExitKind::Exception, nullptr, now);
     }
 }
 
 void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite& site,
-                            const x86::Regs& regs) {
+                            host::Regs& regs) {
     switch (site.hook) {
     case UnwindHook::None:
         return;
@@ -99,17 +112,17 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         t.forced_unwind |= site.hook == UnwindHook::ForcedUnwind;
         if (!t.shadow.empty()) {
             std::vector<ShadowFrame> dead;
-            t.shadow.pop_dead(x86::return_address_slot(regs), kStackSpan, dead);
+            t.shadow.pop_dead(host::stack_pointer_of(regs), kStackSpan, dead);
             for (const auto& f : dead)
                 report_return(proc, t, f, ExitKind::Exception, nullptr, monotonic_ns());
-            restore_for_unwind(proc, t);
+            restore_for_unwind(proc, t, regs);
         }
         return;
     case UnwindHook::Catch:
         // The handler runs in the frame that caught: everything below this
         // call's return-address slot was unwound by the exception.
         if (!t.unwinding && t.shadow.empty()) return;
-        rehijack_alive(proc, t, x86::return_address_slot(regs), monotonic_ns());
+        rehijack_alive(proc, t, regs, host::stack_pointer_of(regs), monotonic_ns());
         t.unwinding = t.forced_unwind = false;
         return;
     case UnwindHook::Backtrace: {
@@ -118,8 +131,9 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         // hijacked to learn when it ends: a temporary breakpoint at the
         // return address does it instead. The thread is held while the site
         // is armed (its slot may need a page mapped).
-        uint64_t slot = x86::return_address_slot(regs);
-        auto ret = proc.mem->read_word(slot);
+        auto ret = host::return_address_at_entry(regs, [&](uint64_t address, unsigned) {
+            return proc.mem->read_word(address);
+        });
         if (!ret) return;
         auto run = t.run;
         t.run = ThreadState::Run::Stopped;
@@ -135,14 +149,14 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         if ((*done)->hook == UnwindHook::None) (*done)->hook = UnwindHook::WalkDone;
         if ((*done)->hook != UnwindHook::WalkDone) return; // an unwinder hook sits there
         t.walk_done_at = *ret;
-        restore_for_unwind(proc, t);
+        restore_for_unwind(proc, t, regs);
         return;
     }
     case UnwindHook::WalkDone: {
         if (t.walk_done_at != site.address) return; // another thread passing by
         t.walk_done_at = 0;
         // Frames at or below the slot _Unwind_Backtrace returned from are gone.
-        rehijack_alive(proc, t, x86::return_address_slot(regs) - 8, monotonic_ns());
+        rehijack_alive(proc, t, regs, host::entry_sp_at_return(regs), monotonic_ns());
         bool awaited = false;
         for (const auto& [tid, other] : proc.threads) awaited |= other.walk_done_at == site.address;
         if (!awaited) proc.sites_to_drop.push_back(site.address);

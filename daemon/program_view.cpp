@@ -1,54 +1,49 @@
 #include "daemon/program_view.h"
 
-#include "arch/x86_64/x86_machine.h"
-#include "arch/x86_64/x86_slot_builder.h"
-
 namespace probed {
 
-namespace x86 = arch::x86;
+namespace host = arch::host;
 
 namespace {
 
 // The original address a PC inside a slot stands for: the displaced
 // instruction itself until it ran, the instruction after it once it did.
 std::optional<uint64_t> original_for_slot_pc(uint64_t pc, uint64_t slot,
-                                             const x86::DecodedInsn& insn) {
-    if (slot == 0 || pc < slot || pc >= slot + x86::kSlotSize) return std::nullopt;
+                                             const host::DecodedInsn& insn) {
+    if (slot == 0 || pc < slot || pc >= slot + host::kSlotSize) return std::nullopt;
     return pc == slot ? insn.address : insn.address + insn.length;
 }
 
 } // namespace
 
-ProgramView program_view(const ProcessState& proc, const ThreadState& t, const x86::Regs& regs,
+ProgramView program_view(const ProcessState& proc, const ThreadState& t, const host::Regs& regs,
                          bool trap_pending) {
     ProgramView v;
     v.regs = regs;
-    uint64_t pc = x86::program_counter(regs);
+    uint64_t pc = host::pc_of(regs);
 
     if (t.run == ThreadState::Run::Stepping && trap_pending && t.step_slot != 0 &&
         pc != t.step_slot) {
         // The step ran and its trap waits: apply the fixup we are about to do.
-        x86::SimResult r = x86::fixup_after_step(t.step_insn, t.step_slot, v.regs);
-        v.pending_write = r.write;
+        v.pending = host::fixup_step(t.step_insn, t.step_slot, v.regs);
         return v;
     }
     if (proc.trampoline != 0) {
         bool at_trampoline = pc == proc.trampoline; // `ret` landed, trap not run
-        bool trapped = trap_pending && x86::breakpoint_address_from_pc(pc) == proc.trampoline;
+        bool trapped = trap_pending && host::breakpoint_address_from_pc(pc) == proc.trampoline;
         if (at_trampoline || trapped) {
-            // `ret` already popped the hijacked slot.
-            uint64_t slot = x86::entry_sp_from_return_sp(x86::stack_pointer(regs));
-            if (auto real = t.shadow.return_address_for(slot)) {
-                x86::set_program_counter(v.regs, *real);
+            // `ret` is done: the frame that returned is keyed as it was at entry.
+            if (auto real = t.shadow.return_address_for(host::entry_sp_at_return(regs))) {
+                host::set_pc_of(v.regs, *real);
                 v.pc_from_trampoline = true;
             }
             return v;
         }
     }
     if (trap_pending) {
-        uint64_t bp = x86::breakpoint_address_from_pc(pc);
+        uint64_t bp = host::breakpoint_address_from_pc(pc);
         if (proc.sites.count(bp) || proc.retired_sites.count(bp)) {
-            x86::set_program_counter(v.regs, bp);
+            host::set_pc_of(v.regs, bp);
             return v;
         }
     }
@@ -58,7 +53,7 @@ ProgramView program_view(const ProcessState& proc, const ThreadState& t, const x
             orig = original_for_slot_pc(pc, t.step_slot, t.step_insn);
         for (auto it = proc.sites.begin(); !orig && it != proc.sites.end(); ++it)
             orig = original_for_slot_pc(pc, it->second.slot, it->second.insn);
-        if (orig) x86::set_program_counter(v.regs, *orig);
+        if (orig) host::set_pc_of(v.regs, *orig);
     }
     return v;
 }

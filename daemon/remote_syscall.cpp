@@ -1,7 +1,6 @@
 #include "daemon/remote_syscall.h"
 
-#include "arch/x86_64/x86_machine.h"
-#include "arch/x86_64/x86_ptrace.h"
+#include "arch/host.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/ptrace.h>
@@ -11,14 +10,14 @@
 
 namespace probed {
 
-namespace x86 = arch::x86;
+namespace host = arch::host;
 
 Result<RemoteSyscall> RemoteSyscall::begin(ProcessState& proc, ThreadState& thread) {
     RemoteSyscall rs(proc, thread);
-    auto regs = x86::get_regs(thread.tid);
+    auto regs = host::get_regs(thread.tid);
     if (!regs) return std::move(regs).error();
     rs.saved_regs_ = *regs;
-    auto stub = x86::syscall_stub_bytes();
+    auto stub = host::syscall_stub_bytes();
     rs.saved_code_.resize(stub.size());
     PROBED_TRY(proc.mem->read(proc.entry_point, rs.saved_code_));
     PROBED_TRY(proc.mem->write(proc.entry_point, stub));
@@ -36,7 +35,7 @@ RemoteSyscall::~RemoteSyscall() {
     if (!active_ || lost_) return;
     // Failures here mean the process died; nothing left to restore.
     (void)proc_->mem->write(proc_->entry_point, saved_code_);
-    (void)x86::set_regs(thread_->tid, saved_regs_);
+    (void)host::set_regs(thread_->tid, saved_regs_);
 }
 
 Result<int64_t> RemoteSyscall::call(long nr, std::initializer_list<uint64_t> args) {
@@ -44,9 +43,9 @@ Result<int64_t> RemoteSyscall::call(long nr, std::initializer_list<uint64_t> arg
     uint64_t a[6] = {};
     size_t i = 0;
     for (uint64_t v : args) a[i++] = v;
-    x86::Regs regs = saved_regs_;
-    x86::prepare_syscall(regs, proc_->entry_point, nr, a);
-    PROBED_TRY(x86::set_regs(thread_->tid, regs));
+    host::Regs regs = saved_regs_;
+    host::prepare_syscall(regs, proc_->entry_point, nr, a);
+    PROBED_TRY(host::set_regs(thread_->tid, regs));
     pid_t tid = thread_->tid;
     if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return Error::from_errno("PTRACE_CONT");
     while (true) {
@@ -61,10 +60,10 @@ Result<int64_t> RemoteSyscall::call(long nr, std::initializer_list<uint64_t> arg
             return make_error(ErrorKind::ProcessGone, "thread exited during a remote syscall");
         }
         if (st.kind() == WaitStatus::Kind::SignalStop && st.signal() == SIGTRAP) {
-            auto now = x86::get_regs(tid);
+            auto now = host::get_regs(tid);
             if (!now) return std::move(now).error();
-            if (now->rip == x86::syscall_stub_done_pc(proc_->entry_point))
-                return x86::syscall_result(*now);
+            if (host::pc_of(*now) == host::syscall_stub_done_pc(proc_->entry_point))
+                return host::syscall_result(*now);
         }
         if (st.kind() == WaitStatus::Kind::SignalStop) {
             // A signal for the program: keep it and deliver it once we let go.

@@ -2,7 +2,7 @@
 // Runs system calls inside a tracee on one of its stopped threads. An RAII
 // scope: it saves the thread's registers and the bytes at the stub location
 // on entry, and puts both back on exit, whatever happened in between.
-#include "arch/x86_64/x86_regs.h"
+#include "arch/host.h"
 #include "common/result.h"
 #include "daemon/tracee.h"
 #include "daemon/wait_status.h"
@@ -16,7 +16,7 @@ namespace probed {
 
 class RemoteSyscall {
 public:
-    // The stub (`syscall; trap`) is written over the executable's entry point,
+    // The stub (a system call instruction, then a trap) is written over the executable's entry point,
     // code that never runs again once the program has started.
     static Result<RemoteSyscall> begin(ProcessState& proc, ThreadState& thread);
     RemoteSyscall(RemoteSyscall&& other) noexcept;
@@ -33,7 +33,7 @@ private:
 
     ProcessState* proc_;
     ThreadState* thread_;
-    arch::x86::Regs saved_regs_{};
+    arch::host::Regs saved_regs_{};
     std::vector<uint8_t> saved_code_;
     bool active_ = false;
     std::optional<WaitStatus> lost_;

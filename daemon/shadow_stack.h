@@ -3,6 +3,7 @@
 // depth limit. Frames are matched by the stack pointer at entry, never by
 // position, so frames skipped by longjmp or an exception are detected rather
 // than used to return.
+#include "arch/host.h"
 #include "daemon/stack_frame.h"
 
 #include <array>
@@ -22,7 +23,7 @@ struct ShadowFrame {
     // program's unwinder is walking the stack (see unwind_hooks.h).
     bool hijacked = true;
     uint8_t nargs = 0;
-    std::array<uint64_t, 6> args{};
+    std::array<uint64_t, arch::host::kMaxIntArgs> args{};
     std::shared_ptr<const StackTrace> stack; // capture.stack, for the return event
 };
 
@@ -34,6 +35,10 @@ public:
     const std::vector<ShadowFrame>& frames() const { return frames_; }
     // For flipping `hijacked`; frames must not be added or removed through it.
     std::vector<ShadowFrame>& frames_for_update() { return frames_; }
+    // Forgets the frame just pushed (its call did not start after all).
+    void pop_newest() {
+        if (!frames_.empty()) frames_.pop_back();
+    }
 
     // The trampoline was reached with the return-address slot at `entry_sp`.
     // Removes and returns the matching frame, and moves every frame above it

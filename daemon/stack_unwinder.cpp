@@ -1,13 +1,13 @@
 #include "daemon/stack_unwinder.h"
 
-#include "arch/x86_64/x86_dwarf_regs.h"
-#include "arch/x86_64/x86_machine.h"
+#include "arch/host.h"
 #include "daemon/debuginfo_path.h"
 #include "daemon/symbol_match.h"
 
 #include <dwarf.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,7 +17,7 @@
 
 namespace probed {
 
-namespace x86 = arch::x86;
+namespace host = arch::host;
 
 namespace {
 
@@ -110,21 +110,27 @@ Result<StackTrace> StackUnwinder::unwind(const UnwindInput& in) {
     w.in = &in;
     walk_ = &w;
     UnwindInput from_caller;
-    uint64_t pc = x86::program_counter(in.regs);
-    if (entry_without_cfi(pc)) {
+    uint64_t pc = host::pc_of(in.regs);
+    if (!host::kFramePointerFallbackHandlesEntry && entry_without_cfi(pc)) {
         // At the first instruction of a function without CFI (no .eh_frame,
         // no .debug_frame), libdwfl's only way on is its frame-pointer
         // fallback, and the frame pointer is still the caller's: it would
         // skip the caller. Where the return address is here is known
         // without CFI, so take that step ourselves and let libdwfl go on
         // from the caller (gdb gets this right by prologue analysis).
-        uint64_t slot = x86::return_address_slot(in.regs);
-        uint64_t ret = 0;
-        if (read_word(slot, ret)) {
-            if (in.fixup) ret = in.fixup->apply(slot, ret);
-            w.frames.push_back({pc, true, x86::stack_pointer(in.regs), true});
+        auto read = [this](uint64_t addr, unsigned) -> Result<uint64_t> {
+            uint64_t word = 0;
+            if (!read_word(addr, word))
+                return make_error(ErrorKind::Internal, "unreadable stack word");
+            return word;
+        };
+        if (auto ret = host::return_address_at_entry(in.regs, read)) {
+            uint64_t sp = host::stack_pointer_of(in.regs);
+            uint64_t real = in.fixup ? in.fixup->apply_at_entry(sp, *ret) : *ret;
+            w.frames.push_back({pc, true, false});
+            w.first_via = real != *ret;
             from_caller = in;
-            x86::return_at_entry(from_caller.regs, ret);
+            host::return_at_entry(from_caller.regs, real);
             w.in = &from_caller;
             w.starts_at_return = true;
         }
@@ -139,17 +145,41 @@ Result<StackTrace> StackUnwinder::unwind(const UnwindInput& in) {
 
     StackTrace out;
     out.truncated = w.truncated;
+    std::vector<bool> via = via_trampoline(w);
     for (size_t i = 0; i < w.frames.size(); ++i) {
         StackFrame f = describe(w.frames[i]);
-        // A caller frame's stack pointer is its callee's CFA, so the callee's
-        // return address was read from the word just below it: if that word
-        // was a hijacked slot, this frame's PC came from the shadow stack.
-        const Walk::Raw& raw = w.frames[i];
-        if (i > 0 && raw.has_sp && in.fixup)
-            f.via_trampoline = in.fixup->translated(x86::entry_sp_from_return_sp(raw.sp));
+        f.via_trampoline = via[i];
         out.frames.push_back(std::move(f));
     }
     return out;
+}
+
+// Which frames' PCs are return addresses we translated back from the
+// trampoline. A step reads the callee's return address to make the caller's
+// PC: from memory or, for the newest frame, the link register (translated
+// as the initial registers, before libdwfl's first frame). Where libdwfl
+// steps by CFI, a translation during a step marks the frame it produces.
+// Its arm64 frame-pointer fallback (no CFI) reads a step ahead instead: it
+// takes the new PC from the link register and loads the frame record's
+// saved x30 into it, which becomes the PC one step later.
+std::vector<bool> StackUnwinder::via_trampoline(const Walk& w) {
+    std::vector<bool> via(w.frames.size(), false);
+    size_t first = w.starts_at_return ? 1 : 0;
+    if (first >= w.frames.size()) return via;
+    via[first] = w.first_via;
+    bool lr_translated = w.frames[first].step_translated; // the initial registers
+    for (size_t k = first + 1; k < w.frames.size(); ++k) {
+        const Walk::Raw& prev = w.frames[k - 1];
+        bool by_fallback = !has_cfi(prev.activation ? prev.pc : prev.pc - 1);
+        if (by_fallback && host::kFramePointerFallbackReadsAhead) {
+            via[k] = lr_translated;
+            lr_translated = w.frames[k].step_translated;
+        } else {
+            via[k] = w.frames[k].step_translated || (k - 1 == first && lr_translated);
+            lr_translated = false;
+        }
+    }
+    return via;
 }
 
 StackFrame StackUnwinder::describe(const Walk::Raw& raw) {
@@ -201,16 +231,22 @@ bool StackUnwinder::entry_without_cfi(uint64_t pc) {
     GElf_Sym sym;
     if (!dwfl_module_addrinfo(mod, pc, &off, &sym, nullptr, nullptr, nullptr) || off != 0)
         return false;
+    return !has_cfi(pc);
+}
+
+bool StackUnwinder::has_cfi(uint64_t pc) {
+    Dwfl_Module* mod = dwfl_addrmodule(dwfl_.get(), pc);
+    if (!mod) return false;
     for (bool eh : {true, false}) {
         Dwarf_Addr bias = 0;
         Dwarf_CFI* cfi = eh ? dwfl_module_eh_cfi(mod, &bias) : dwfl_module_dwarf_cfi(mod, &bias);
         Dwarf_Frame* frame = nullptr;
         if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, &frame) == 0) {
             free(frame);
-            return false;
+            return true;
         }
     }
-    return true;
+    return false;
 }
 
 bool StackUnwinder::read_word(uint64_t addr, uint64_t& out) {
@@ -257,27 +293,42 @@ bool StackUnwinder::cb_get_thread(Dwfl*, pid_t tid, void* arg, void** thread_arg
 // handed back as is, the unwind would stop there (which is what eu-stack and
 // gdb do on a kernel uretprobe). Translating it here, inside the unwind,
 // means libdwfl continues from the true return address with the caller's
-// CFI. The slot address identifies the shadow-stack entry exactly: on x86_64
-// the hijacked slot is the word at the stack pointer at entry, which the
-// entry recorded.
+// CFI. Where the word was read identifies the shadow-stack entry exactly: on
+// x86_64 the hijacked slot is the word at the stack pointer at entry, which
+// the entry recorded; on arm64 the callee's spill of x30 lies in its own
+// frame (ReturnAddressFixup, arch::host::return_search).
 bool StackUnwinder::cb_memory_read(Dwfl*, Dwarf_Addr addr, Dwarf_Word* result, void* arg) {
     auto* self = static_cast<StackUnwinder*>(arg);
     if (!self->walk_) return false;
     uint64_t word = 0;
     if (!self->read_word(addr, word)) return false;
-    if (self->walk_->in->fixup) word = self->walk_->in->fixup->apply(addr, word);
+    if (self->walk_->in->fixup) {
+        uint64_t real = self->walk_->in->fixup->apply(addr, word);
+        if (real != word) self->walk_->translated = true;
+        word = real;
+    }
     *result = word;
     return true;
 }
 
 bool StackUnwinder::cb_set_initial_registers(Dwfl_Thread* thread, void* thread_arg) {
     auto* self = static_cast<StackUnwinder*>(thread_arg);
-    const x86::Regs& regs = self->walk_->in->regs;
-    auto gprs = x86::dwarf_gprs(regs);
-    Dwarf_Word words[x86::kDwarfGprCount];
+    const UnwindInput& in = *self->walk_->in;
+    // Where the architecture returns through a register (arm64's x30), the
+    // newest hijacked frame's trampoline may still be there: libdwfl takes
+    // a leaf's return address from it.
+    host::Regs regs = in.regs;
+    if (in.fixup) {
+        uint64_t lr = host::link_register(regs);
+        uint64_t real = in.fixup->apply_link_register(lr);
+        if (real != lr) self->walk_->translated = true;
+        host::set_link_register(regs, real);
+    }
+    auto gprs = host::dwarf_gprs(regs);
+    Dwarf_Word words[host::kDwarfGprCount];
     std::copy(gprs.begin(), gprs.end(), words);
-    if (!dwfl_thread_state_registers(thread, 0, x86::kDwarfGprCount, words)) return false;
-    dwfl_thread_state_register_pc(thread, x86::program_counter(regs));
+    if (!dwfl_thread_state_registers(thread, 0, host::kDwarfGprCount, words)) return false;
+    dwfl_thread_state_register_pc(thread, host::pc_of(regs));
     return true;
 }
 
@@ -285,16 +336,16 @@ int StackUnwinder::cb_frame(Dwfl_Frame* state, void* arg) {
     auto* self = static_cast<StackUnwinder*>(arg);
     Walk& w = *self->walk_;
     Walk::Raw raw;
+    // Before dwfl_frame_pc: asking whether a non-initial frame is an
+    // activation makes libdwfl take the next step already, and what that
+    // step translates belongs to the next frame.
+    raw.step_translated = w.translated;
+    w.translated = false;
     Dwarf_Addr pc = 0;
     bool activation = false;
     if (!dwfl_frame_pc(state, &pc, &activation)) return DWARF_CB_ABORT;
     raw.pc = pc;
     raw.activation = activation && !(w.starts_at_return && w.frames.size() == 1);
-    Dwarf_Word sp = 0;
-    if (dwfl_frame_reg(state, x86::kDwarfStackPointer, &sp) == 0) {
-        raw.sp = sp;
-        raw.has_sp = true;
-    }
     w.frames.push_back(raw);
     if (w.frames.size() >= w.in->max_frames) {
         w.truncated = true;

@@ -9,7 +9,7 @@
 // CFI, symbols and line tables) and the frames it described between unwinds;
 // /proc/PID/maps is read each time and the modules re-reported only when it
 // changed (dlopen, dlclose), which keeps what did not change.
-#include "arch/x86_64/x86_regs.h"
+#include "arch/host.h"
 #include "common/result.h"
 #include "daemon/return_address_fixup.h"
 #include "daemon/stack_frame.h"
@@ -32,7 +32,7 @@ using TraceeReader = std::function<Result<void>(uint64_t addr, std::span<uint8_t
 
 struct UnwindInput {
     pid_t tid = 0;
-    arch::x86::Regs regs{};   // PC already the one the program would see
+    arch::host::Regs regs{};  // PC already the one the program would see
     TraceeReader read;
     ReturnAddressFixup* fixup = nullptr; // null: no return probes to undo
     size_t max_frames = 1024;
@@ -55,20 +55,28 @@ private:
         struct Raw {
             uint64_t pc = 0;
             bool activation = false;
-            uint64_t sp = 0;
-            bool has_sp = false;
+            // A return address was translated back from the trampoline in
+            // the step that produced this frame (for libdwfl's first frame:
+            // in its initial registers).
+            bool step_translated = false;
         };
         std::vector<Raw> frames;
         bool truncated = false;
         // libdwfl starts from a caller we stepped to ourselves: its first
         // frame's PC is a return address, not where a thread stopped.
         bool starts_at_return = false;
+        // libdwfl's first frame was reached through a translated return
+        // address (only when starts_at_return).
+        bool first_via = false;
+        bool translated = false; // since the last frame was reported
     };
 
     explicit StackUnwinder(pid_t pid);
     Result<void> report_modules();
     bool read_word(uint64_t addr, uint64_t& out);
     bool entry_without_cfi(uint64_t pc);
+    bool has_cfi(uint64_t pc);
+    std::vector<bool> via_trampoline(const Walk& w);
     StackFrame describe(const Walk::Raw& raw);
     StackFrame describe_uncached(const Walk::Raw& raw);
 

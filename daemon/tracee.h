@@ -1,8 +1,9 @@
 #pragma once
 // Passive state the engine keeps for each traced process and thread.
-#include "arch/x86_64/x86_decoder.h"
+#include "arch/host.h"
 #include "daemon/breakpoint_table.h"
 #include "daemon/probe.h"
+#include "daemon/return_locator.h"
 #include "daemon/proc_mem.h"
 #include "daemon/shadow_stack.h"
 #include "daemon/slot_allocator.h"
@@ -31,7 +32,7 @@ struct ThreadState {
     Run run = Run::Running;
     uint64_t step_site = 0;
     uint64_t step_slot = 0;
-    arch::x86::DecodedInsn step_insn; // kept: the site may be removed mid-step
+    arch::host::DecodedInsn step_insn; // kept: the site may be removed mid-step
     int held_signal = 0;      // a signal that arrived mid-step, delivered after it
     // A signal arrived before the displaced instruction ran in its slot: the
     // handler was given the original address instead, and when it returns
@@ -48,13 +49,18 @@ struct ThreadState {
     bool unwinding = false;
     bool forced_unwind = false; // ...and the unwind ends the thread
     uint64_t walk_done_at = 0;  // where its _Unwind_Backtrace returns (a WalkDone site)
+    // Where the true return addresses were put back for the unwinder, by the
+    // frame's entry sp: the only places the trampoline goes back to. (Looking
+    // for the true address again could hit a copy the program made since:
+    // backtrace()'s array holds every return address of the stack.)
+    std::vector<std::pair<uint64_t, ReturnSpot>> unwind_restored;
     ShadowStack shadow;
 };
 
 // One breakpoint address and everything probing it.
 struct ProbeSite {
     uint64_t address = 0;
-    arch::x86::DecodedInsn insn;
+    arch::host::DecodedInsn insn;
     uint64_t slot = 0; // 0 for simulated instructions
     std::vector<uint64_t> probe_ids;
     bool any_entry = false;  // cached from the probes, kept in sync on add/remove

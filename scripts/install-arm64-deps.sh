@@ -15,6 +15,9 @@ packages=(
   qemu-system-arm cpio
   libelf-dev:arm64 libdw-dev:arm64 libcapstone-dev:arm64
   libspdlog-dev:arm64 libfmt-dev:arm64
+  # what the VM's Python (tests/arm64/fetch-vm-files) links beyond those:
+  # the interpreter, and the ctypes/hashlib/uuid modules the tests' imports pull in
+  libexpat1:arm64 libffi8:arm64 libuuid1:arm64
 )
 
 sudo_cmd=()

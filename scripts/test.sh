@@ -47,7 +47,9 @@ if [ "$arm64" = 1 ]; then
   echo "arm64 suite (tests/arm64/run):"
   arm64_log=$(mktemp)
   set +e
-  tests/arm64/run 2>&1 | tee "$arm64_log"
+  # The end-to-end suite is not yet sized for the emulator (ptrace stops
+  # cost 0.1-0.3 ms there): it runs natively only for now.
+  tests/arm64/run --suite unit --suite integration --suite arm64 2>&1 | tee "$arm64_log"
   arm64_rc=${PIPESTATUS[0]}
   set -e
   counts=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$arm64_log" | tail -n1)

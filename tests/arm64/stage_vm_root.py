@@ -2,13 +2,17 @@
 """Stages the meson tests of an aarch64 build into the root tree of the
 arm64 test VM (used by tests/arm64/run).
 
-usage: stage_vm_root.py BUILDDIR ROOT [--suite NAME]... [TESTNAME]...
+usage: stage_vm_root.py BUILDDIR ROOT [--python DIR] [--suite NAME]... [TESTNAME]...
 
 Every file a test needs keeps its absolute host path inside the VM (the test
 executable, arguments and environment values that name files of the build or
 source tree, the targets it depends on), so commands, environment and working
 directories run unchanged. Shared libraries named by DT_NEEDED, followed
 recursively with readelf -d, go to /lib unless they belong to the build tree.
+A test run by the host's python3 (the end-to-end tests) runs on the VM's
+/usr/bin/python3 instead: --python names an unpacked Debian arm64 Python 3.11
+(tests/arm64/fetch-vm-files), whose interpreter, standard library and the
+extension modules whose libraries are at hand are staged.
 Writes ROOT/probed-tests/: `list` (index, timeout in seconds or 0 for none,
 name per line) and one `N.sh` per test that sets up and execs the test.
 meson 1.0's introspection does not say which tests are should_fail: such
@@ -31,6 +35,11 @@ SYSTEM_LIB_DIRS = [
     "/usr/aarch64-linux-gnu/lib",
 ]
 INTERPRETER = "ld-linux-aarch64.so.1"
+PYTHON_VERSION = "3.11"
+VM_PYTHON = "/usr/bin/python3"
+# Parts of the standard library no test imports: kept out of the initramfs.
+PYTHON_UNUSED = ("test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3",
+                 "pydoc_data", "config-3.11-aarch64-linux-gnu", "__pycache__")
 
 
 def fail(message):
@@ -62,8 +71,11 @@ class Stager:
         self.root = root
         self.readelf = shutil.which("aarch64-linux-gnu-readelf") or fail(
             "aarch64-linux-gnu-readelf missing: run scripts/install-arm64-deps.sh")
-        self.staged_elves = []
+        self.staged_elves = set()
         self.libs_done = set()
+        self.dirs_done = set()
+        self.python_staged = False
+        self.python_left_out = []
 
     def in_tree(self, path):
         return any(os.path.commonpath([path, top]) == top for top in (self.build, self.source))
@@ -75,19 +87,21 @@ class Stager:
         """Copies a file or directory of the host to the same path in the VM."""
         path = os.path.realpath(path)
         target = self.dest(path)
-        if os.path.exists(target):
-            return
         if os.path.isdir(path):
-            # Object dirs (*.p) and meson's private files are never needed at run time.
-            ignore = shutil.ignore_patterns("*.p", "meson-*", "*.o")
-            shutil.copytree(path, target, symlinks=False, ignore=ignore)
+            if path in self.dirs_done:
+                return
+            self.dirs_done.add(path)
+            # Object dirs (*.p) and meson's private files are never needed at
+            # run time. A file of the directory may be staged already.
+            ignore = shutil.ignore_patterns("*.p", "meson-*", "*.o", "__pycache__")
+            shutil.copytree(path, target, symlinks=False, ignore=ignore, dirs_exist_ok=True)
             for top, _, files in os.walk(target):
-                self.staged_elves += [os.path.join(top, f) for f in files if is_aarch64_elf(os.path.join(top, f))]
-        else:
+                self.staged_elves.update(os.path.join(top, f) for f in files if is_aarch64_elf(os.path.join(top, f)))
+        elif not os.path.exists(target):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copy2(path, target)
             if is_aarch64_elf(target):
-                self.staged_elves.append(target)
+                self.staged_elves.add(target)
 
     def copy_if_tree_path(self, value):
         """Copies the paths a word names (':'-separated lists too), if they are ours."""
@@ -104,6 +118,40 @@ class Stager:
             elif "(RUNPATH)" in line or "(RPATH)" in line:
                 runpath += line.split("[", 1)[1].rstrip("]").split(":")
         return needed, runpath
+
+    def library_path(self, name, dirs):
+        return next((os.path.join(d, name) for d in dirs if os.path.exists(os.path.join(d, name))), None)
+
+    def stage_python(self, unpacked):
+        """Stages the arm64 Python from `unpacked` once; returns the VM's interpreter path."""
+        if self.python_staged:
+            return VM_PYTHON
+        exe = os.path.join(unpacked, "usr/bin", "python" + PYTHON_VERSION)
+        stdlib = os.path.join(unpacked, "usr/lib", "python" + PYTHON_VERSION)
+        if not is_aarch64_elf(exe) or not os.path.isdir(stdlib):
+            fail(f"no arm64 Python {PYTHON_VERSION} in {unpacked}: run tests/arm64/fetch-vm-files --refresh")
+        bindir = os.path.join(self.root, "usr/bin")
+        os.makedirs(bindir, exist_ok=True)
+        shutil.copy2(exe, bindir)
+        os.symlink("python" + PYTHON_VERSION, os.path.join(bindir, "python3"))
+        staged_lib = self.dest("/usr/lib/python" + PYTHON_VERSION)
+        shutil.copytree(stdlib, staged_lib, symlinks=True, ignore=shutil.ignore_patterns(*PYTHON_UNUSED))
+        self.staged_elves.add(os.path.join(bindir, "python" + PYTHON_VERSION))
+        # Extension modules load on import: one whose libraries this machine
+        # lacks (tkinter's, readline's...) is left out, which only matters
+        # to a test that imports it.
+        dynload = os.path.join(staged_lib, "lib-dynload")
+        for name in sorted(os.listdir(dynload)):
+            module = os.path.join(dynload, name)
+            needed, _ = self.dynamic_entries(module)
+            if all(n in self.libs_done or n == INTERPRETER or self.library_path(n, SYSTEM_LIB_DIRS)
+                   for n in needed):
+                self.staged_elves.add(module)
+            else:
+                os.remove(module)
+                self.python_left_out.append(name.split(".")[0])
+        self.python_staged = True
+        return VM_PYTHON
 
     def add_libraries(self, elf, host_path):
         needed, runpath = self.dynamic_entries(elf)
@@ -133,7 +181,7 @@ class Stager:
             fail(f"{INTERPRETER} not found: apt-get install libc6:arm64")
         shutil.copy(os.path.realpath(interpreter), os.path.join(self.root, "lib", INTERPRETER))
         self.libs_done.add(INTERPRETER)
-        for staged in list(self.staged_elves):
+        for staged in sorted(self.staged_elves):
             self.add_libraries(staged, "/" + os.path.relpath(staged, self.root))
 
 
@@ -160,6 +208,7 @@ def main():
     parser.add_argument("build")
     parser.add_argument("root")
     parser.add_argument("--suite", action="append", default=[])
+    parser.add_argument("--python", help="an unpacked arm64 Python for tests run by python3")
     parser.add_argument("--timeout-multiplier", type=float, default=3.0)
     parser.add_argument("names", nargs="*")
     args = parser.parse_args()
@@ -183,6 +232,8 @@ def main():
             fail(f"{exe} is not an aarch64 program: is {build} a cross build (tests/arm64/aarch64-linux-gnu.ini)?")
         if stager.in_tree(os.path.realpath(exe)) or is_aarch64_elf(exe):
             stager.copy(exe)
+        elif os.path.basename(exe).startswith("python3") and args.python:
+            cmd = [stager.stage_python(args.python)] + cmd[1:]
         else:
             fail(f"test {test['name']} runs {exe}, a host program the VM does not have")
         for word in cmd[1:]:
@@ -210,6 +261,8 @@ def main():
     with open(os.path.join(test_dir, "list"), "w") as f:
         f.write("\n".join(listing) + "\n")
     print(f"stage_vm_root: {len(tests)} test(s), {len(stager.libs_done)} libraries")
+    if stager.python_left_out:
+        print(f"stage_vm_root: Python modules left out (libraries missing): {' '.join(stager.python_left_out)}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import unittest
 
 from e2e_support import Daemon, Target
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "watch_calls.py")
+EXAMPLE = os.path.join(os.environ.get("PROBED_EXAMPLES_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "examples")),
+                       "watch_calls.py")
 
 
 class ExampleScriptTest(unittest.TestCase):

@@ -9,7 +9,7 @@ import unittest
 
 from e2e_support import PROBED, target
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))  # without meson
 import load_test  # noqa: E402
 
 

@@ -2,9 +2,12 @@
 // build variant, libc functions.
 #include "tests/integration/trace_session.h"
 
+#include "arch/host.h"
+
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -115,13 +118,18 @@ TEST_CASE("memory reads through the engine never show our breakpoints") {
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     auto probe = s.engine.add_probe(probe_spec(*pid, "work"));
     REQUIRE(probe.ok());
-    auto hidden = s.engine.read_memory(*pid, probe->address - 2, 8);
+    // 4 bytes before the site (one instruction on arm64), the site, and after.
+    auto hidden = s.engine.read_memory(*pid, probe->address - 4, 12);
     REQUIRE_MESSAGE(hidden.ok(), hidden.error().message);
     ProcMem raw_mem = std::move(ProcMem::open(*pid).value());
-    std::vector<uint8_t> raw(8);
-    REQUIRE(raw_mem.read(probe->address - 2, raw).ok());
-    CHECK(raw[2] == 0xcc);           // the trap is really there
-    CHECK((*hidden)[2] != 0xcc);     // and never shown
+    std::vector<uint8_t> raw(12);
+    REQUIRE(raw_mem.read(probe->address - 4, raw).ok());
+    const std::vector<uint8_t> trap = arch::host::breakpoint_bytes();
+    auto trap_at_site = [&](const std::vector<uint8_t>& bytes) {
+        return std::equal(trap.begin(), trap.end(), bytes.begin() + 4);
+    };
+    CHECK(trap_at_site(raw));           // the trap is really there
+    CHECK_FALSE(trap_at_site(*hidden)); // and never shown
     CHECK((*hidden)[0] == raw[0]);
     REQUIRE(s.engine.resume(*pid).ok());
     REQUIRE(WIFEXITED(s.run_until_exit(*pid)));

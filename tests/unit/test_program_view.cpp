@@ -51,7 +51,7 @@ TEST_CASE("a thread's own PC is kept") {
     auto v = program_view(p, t, at(0x401234), false);
     CHECK(v.regs.rip == 0x401234);
     CHECK_FALSE(v.pc_from_trampoline);
-    CHECK_FALSE(v.pending_write);
+    CHECK(v.pending.pending().empty());
 }
 
 TEST_CASE("in a slot: the displaced instruction, or the one after it once it ran") {

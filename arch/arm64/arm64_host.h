@@ -1,0 +1,101 @@
+#pragma once
+// The arm64 side of the engine's architecture interface (arch/host.h): the
+// same names x86_host.h provides, built from the arm64 backend.
+#include "arch/arm64/arm64_decoder.h"
+#include "arch/arm64/arm64_dwarf_regs.h"
+#include "arch/arm64/arm64_machine.h"
+#include "arch/arm64/arm64_ptrace.h"
+#include "arch/arm64/arm64_regs.h"
+#include "arch/arm64/arm64_slot_builder.h"
+#include "arch/host_types.h"
+
+#include <csignal>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace probed::arch::arm64 {
+
+constexpr const char* kArchName = "aarch64";
+// Every A64 instruction is one word.
+constexpr size_t kMaxInsnBytes = kInsnSize;
+// The classifier scans this much code before the site for an open
+// LDXR...STXR window.
+constexpr size_t kPrecedingCodeBytes = kExclusiveScanWords * kInsnSize;
+// si_code of the SIGTRAP a brk raises.
+constexpr int kBreakpointSiCode = TRAP_BRKPT;
+
+// The top of user space with 48-bit virtual addresses (Linux's arm64
+// default; PIE executables load at 0xaaaa'aaaa'0000, libraries near
+// 0xffff'0000'0000).
+constexpr uint64_t kHighestMapAddress = 0xfffffffff000;
+
+inline uint64_t stack_pointer_of(const Regs& r) { return stack_pointer(r); }
+inline uint64_t pc_of(const Regs& r) { return program_counter(r); }
+inline void set_pc_of(Regs& r, uint64_t pc) { set_program_counter(r, pc); }
+
+Result<DecodedInsn> decode_site(std::span<const uint8_t> code, uint64_t address,
+                                std::span<const uint8_t> preceding);
+// Instructions are words: the boundary at or after start + offset needs no
+// decoding.
+Result<uint64_t> boundary_at_or_after(std::span<const uint8_t> code, uint64_t start,
+                                      uint64_t offset);
+
+// A slot out of reach of its `b` back is stepped instead, so any slot works.
+inline bool needs_near_slot(const DecodedInsn&) { return false; }
+Result<Strategy> strategy_in_slot(const DecodedInsn& insn, uint64_t slot);
+// Builds the slot for insn.strategy (as strategy_in_slot decided it).
+Result<std::vector<uint8_t>> build_slot(const DecodedInsn& insn, uint64_t slot);
+
+SimOutcome simulate_insn(const DecodedInsn& insn, Regs& regs, const WordReader& read);
+SimOutcome fixup_step(const DecodedInsn& insn, uint64_t slot, Regs& regs);
+
+// At a function's first instruction the return address is in x30: the
+// hijack replaces it in the registers (no memory store) and the frame's key
+// is sp. Only at the first instruction: see arm64_machine.h on pointer
+// authentication.
+Result<ReturnHijack> hijack_return(Regs& regs, uint64_t trampoline, const WordReader& read);
+inline Result<uint64_t> return_address_at_entry(const Regs& regs, const WordReader&) {
+    return return_address(regs);
+}
+// `ret` does not move sp: the trampoline sees the entry sp.
+inline uint64_t entry_sp_at_return(const Regs& regs) {
+    return entry_sp_from_return_sp(stack_pointer(regs));
+}
+// The hijacked x30 stays in x30 until the callee saves it (stp x29, x30 in
+// its frame record, or any other spill), and the callee saves only into its
+// own frame, which lies below entry_sp (the stack grows down; arm64 Linux has
+// no red zone) and above the stack pointer of its newest call. That call is
+// at or above the next newer shadow frame's entry sp, or, for the newest
+// frame, the thread's current sp (which also covers a signal frame holding
+// the interrupted x30). Every call it makes rewrites x30, so only the newest
+// frame's value can still be in the register. A tail call leaves its frame
+// to the callee at the same entry sp, so the value stays in the same range.
+// Frames further out have disjoint ranges, so no other frame's value is
+// mistaken for this one's.
+inline ReturnSearch return_search(uint64_t entry_sp, uint64_t newer_bound, bool newest) {
+    return {newer_bound, entry_sp, newest};
+}
+inline uint64_t link_register(const Regs& regs) { return return_address(regs); }
+inline void set_link_register(Regs& regs, uint64_t value) { set_return_address(regs, value); }
+// At a function's first instruction the return address is in x30, which is
+// where libdwfl's frame-pointer fallback looks first (it treats the newest
+// frame as a leaf that has not stored its frame record yet).
+constexpr bool kFramePointerFallbackHandlesEntry = true;
+// libdwfl's frame-pointer fallback takes the new PC from x30 and loads the
+// frame record's saved x30 into it: a return address is read one step
+// before it becomes a PC.
+constexpr bool kFramePointerFallbackReadsAhead = true;
+// The bits pointer authentication sets in a signed code address (0 without
+// FEAT_PAuth, or when the tracee is gone).
+inline uint64_t pac_code_mask(pid_t tid) {
+    auto m = get_pac_code_mask(tid);
+    return m ? *m : 0;
+}
+// The caller's registers as `ret` at a function's first instruction would
+// leave them: the PC is the return address, sp does not move.
+inline void return_at_entry(Regs& regs, uint64_t return_address) {
+    set_program_counter(regs, return_address);
+}
+
+} // namespace probed::arch::arm64

@@ -1,0 +1,56 @@
+#pragma once
+// The vocabulary shared by every backend's host adapter (x86_host.h,
+// arm64_host.h): what the engine gets back from an architecture without
+// learning its opcodes or register layout.
+#include "common/result.h"
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+
+namespace probed::arch {
+
+// One 8-byte store to tracee memory that the engine must perform.
+struct MemoryStore {
+    uint64_t address = 0;
+    uint64_t value = 0;
+};
+
+// Reads `size` (4 or 8) bytes of tracee memory, little-endian, zero-extended.
+using WordReader = std::function<Result<uint64_t>(uint64_t address, unsigned size)>;
+
+// What running a displaced instruction in place (simulate) or fixing up after
+// a single-step asks of the engine.
+struct SimOutcome {
+    std::array<MemoryStore, 2> stores{};
+    uint8_t store_count = 0;
+    // Nonzero when the instruction would fault in place: the registers are
+    // as they were, and the engine delivers this signal as the CPU would.
+    int fault_signal = 0;
+    uint64_t fault_address = 0;
+
+    std::span<const MemoryStore> pending() const { return {stores.data(), store_count}; }
+    void add(MemoryStore s) { stores[store_count++] = s; }
+};
+
+// The return hijack done at a function's first instruction.
+struct ReturnHijack {
+    uint64_t true_return = 0; // the address the call returns to without us
+    uint64_t entry_sp = 0;    // the frame's key in the shadow stack
+    // Set when the hijack is a memory store (the return address lives on the
+    // stack); unset when it only changed the registers.
+    std::optional<MemoryStore> store;
+};
+
+// Where a hijacked return address (or the true one put back) may be found
+// later, for a frame entered with stack pointer entry_sp: the words in
+// [lo, hi), and the link register when `link_register` is set.
+struct ReturnSearch {
+    uint64_t lo = 0;
+    uint64_t hi = 0;
+    bool link_register = false;
+};
+
+} // namespace probed::arch
