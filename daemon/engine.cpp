@@ -294,7 +294,17 @@ Result<void> Engine::attach(pid_t pid) {
         if (!added) break;
     }
     if (p.threads.empty()) return undo(make_error(ErrorKind::ProcessGone, "process exited"));
-    if (auto r = init_process(p); !r) return undo(std::move(r).error());
+    // The image is read with the leader stopped: a process still inside
+    // execve (just started by its parent, whose fork returned at the
+    // exec's point of no return) has no entry point in its auxv yet, and
+    // its first stop comes once the new image is set up.
+    auto leader = p.threads.find(pid);
+    if (leader == p.threads.end()) return undo(make_error(ErrorKind::ProcessGone, "process exited"));
+    auto held = stop_thread(p, leader->second);
+    if (!held) return undo(std::move(held).error());
+    auto image = init_process(p);
+    release_thread(p, pid, *held);
+    if (!image) return undo(std::move(image).error());
 
     auto page = map_page_near(p, p.entry_point);
     if (!page) {

@@ -43,8 +43,16 @@ class ShutdownUnderFireTest(unittest.TestCase):
                     for name in FUNCTIONS:
                         c.call("probe.add", {"pid": t.pid, "target": name, "owner": "daemon"})
                     c.call("events.subscribe", {})
-                    # Every thread is calling through the probes.
-                    c.wait_events(lambda e: len({x["tid"] for x in e}) >= THREADS, timeout=60)
+                    # Every thread is calling through the probes (tids
+                    # collected as events arrive: rescanning thousands of
+                    # events per message is minutes on an emulated CPU).
+                    tids, scanned = set(), [0]
+
+                    def every_thread_seen(events):
+                        tids.update(x["tid"] for x in events[scanned[0]:])
+                        scanned[0] = len(events)
+                        return len(tids) >= THREADS
+                    c.wait_events(every_thread_seen, timeout=60)
                     self.assertEqual(daemon.stop(signal.SIGTERM), 0)
                     self.assertFalse(os.path.exists(daemon.socket))
                     log = daemon.log_text()
