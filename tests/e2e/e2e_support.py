@@ -13,6 +13,36 @@ PROBECTL = os.environ.get("PROBECTL_BIN", "build/client/probectl")
 TARGETS = os.environ.get("PROBED_TARGETS_DIR", "build/tests/targets")
 
 
+# Set by the arm64 test VM (tests/arm64/vm_init): the CPU is emulated, so
+# everything, Python above all, runs many times slower. Tests that race a
+# target's own run time against ours give the target more to do there.
+EMULATED = os.environ.get("PROBED_EMULATED") == "1"
+
+
+def processes_matching(text):
+    """Pids whose command line (arguments joined by spaces) contains text."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def wait_until(pred, timeout=30, what="a condition"):
+    deadline = time.time() + timeout
+    while not pred():
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.01)
+
+
 def target(name):
     return os.path.join(TARGETS, name)
 

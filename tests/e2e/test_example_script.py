@@ -4,7 +4,7 @@ import subprocess
 import sys
 import unittest
 
-from e2e_support import Daemon, Target
+from e2e_support import EMULATED, Daemon, Target
 
 EXAMPLE = os.path.join(os.environ.get("PROBED_EXAMPLES_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "examples")),
                        "watch_calls.py")
@@ -13,7 +13,9 @@ EXAMPLE = os.path.join(os.environ.get("PROBED_EXAMPLES_DIR", os.path.join(os.pat
 class ExampleScriptTest(unittest.TestCase):
     def test_watch_calls_prints_calls_and_lets_go(self):
         daemon = Daemon()
-        t = Target("slow", 1000)
+        # Long enough for the script (a Python start) to attach before the
+        # target finishes on its own, short enough to wait for its end.
+        t = Target("slow", 10000 if EMULATED else 1000)
         try:
             out = subprocess.run([sys.executable, EXAMPLE, "--socket", daemon.socket, "--count", "5",
                                   str(t.pid), "work"], stdout=subprocess.PIPE, check=True,

@@ -3,10 +3,9 @@ import json
 import os
 import signal
 import subprocess
-import time
 import unittest
 
-from e2e_support import PROBECTL, Client, Daemon, Target, target, untraced_output
+from e2e_support import PROBECTL, Client, Daemon, Target, processes_matching, target, untraced_output, wait_until
 
 
 def probectl(*args, **kw):
@@ -121,12 +120,12 @@ class AutostartTest(unittest.TestCase):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(len(r.stdout.decode().splitlines()), 3)
-            time.sleep(0.2)
             with open("/proc/%d/status" % t.pid) as f:
                 self.assertIn("TracerPid:\t0", f.read())
-            # The private daemon is gone with the session.
-            ps = subprocess.run(["pgrep", "-f", "probed --socket /tmp/probectl-"], stdout=subprocess.PIPE)
-            self.assertEqual(ps.stdout.strip(), b"")
+            # The private daemon is gone with the session (it may take a
+            # moment to exit after detaching).
+            wait_until(lambda: not processes_matching("probed --socket /tmp/probectl-"),
+                       what="the private daemon to exit")
         finally:
             t.kill()
 
