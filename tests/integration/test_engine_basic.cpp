@@ -10,14 +10,19 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 using namespace probed;
 using namespace probed::testing;
 
 
 TEST_CASE("single-thread loop: every call reported with args and return value") {
-    for (const char* variant : {"probe_target_pie_O0", "probe_target_pie_O2", "probe_target_nopie",
-                                "probe_target_static"}) {
+    std::vector<const char*> variants = {"probe_target_pie_O0", "probe_target_pie_O2",
+                                         "probe_target_nopie", "probe_target_static"};
+#if defined(__aarch64__)
+    variants.push_back("probe_target_pac"); // signed return addresses, BTI pads
+#endif
+    for (const char* variant : variants) {
         CAPTURE(variant);
         TraceSession s;
         std::string out = temp_path("loop");
@@ -51,21 +56,28 @@ TEST_CASE("single-thread loop: every call reported with args and return value") 
 }
 
 TEST_CASE("recursion 1000 deep: every return value right, innermost first") {
-    TraceSession s;
-    auto pid = s.engine.spawn({target_path("probe_target_pie_O0"), "recurse", "1000"},
-                              quiet_spawn());
-    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    auto probe = s.engine.add_probe(probe_spec(*pid, "recurse"));
-    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
-    REQUIRE(s.engine.resume(*pid).ok());
-    int st = s.run_until_exit(*pid);
-    REQUIRE(WIFEXITED(st));
-    auto rets = s.returns_of(probe->id);
-    REQUIRE(rets.size() == 1001);
-    for (size_t i = 0; i < rets.size(); ++i) {
-        uint64_t n = rets[i].args[0];
-        CHECK(n == i);
-        CHECK(*rets[i].retval == n * (n + 1) / 2);
+    std::vector<const char*> variants = {"probe_target_pie_O0"};
+#if defined(__aarch64__)
+    // Each level stores the signed trampoline address and authenticates it.
+    variants.push_back("probe_target_pac");
+#endif
+    for (const char* variant : variants) {
+        CAPTURE(variant);
+        TraceSession s;
+        auto pid = s.engine.spawn({target_path(variant), "recurse", "1000"}, quiet_spawn());
+        REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+        auto probe = s.engine.add_probe(probe_spec(*pid, "recurse"));
+        REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+        REQUIRE(s.engine.resume(*pid).ok());
+        int st = s.run_until_exit(*pid);
+        REQUIRE(WIFEXITED(st));
+        auto rets = s.returns_of(probe->id);
+        REQUIRE(rets.size() == 1001);
+        for (size_t i = 0; i < rets.size(); ++i) {
+            uint64_t n = rets[i].args[0];
+            CHECK(n == i);
+            CHECK(*rets[i].retval == n * (n + 1) / 2);
+        }
     }
 }
 
