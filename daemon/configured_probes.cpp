@@ -88,13 +88,30 @@ void ConfiguredProbes::scan() {
 }
 
 void ConfiguredProbes::on_exec(pid_t pid) {
-    // An exec takes every probe of the old image with it (the engine drops
-    // them): start this process over.
-    for (const auto& [key, id] : applied_[pid]) {
-        methods_.release_probe(id);
-        collector_.forget_probe(id);
+    // An exec we traced took the old image's probes with it: the engine
+    // dropped them at the exec stop, and the kernel sends the notice only
+    // after that stop (ptrace_event comes before proc_exec_connector). A
+    // probe the engine still has was placed after the exec: the process was
+    // found by a scan before its notice was read. It is on the new image
+    // already and stays; adding it again would record every call twice.
+    if (auto applied = applied_.find(pid); applied != applied_.end()) {
+        std::set<uint64_t> live = tracer_.call([pid](Engine& e) {
+            std::set<uint64_t> ids;
+            for (const auto& p : e.list_probes())
+                if (p.pid == pid) ids.insert(p.id);
+            return ids;
+        });
+        for (auto it = applied->second.begin(); it != applied->second.end();) {
+            if (live.count(it->second)) {
+                ++it;
+                continue;
+            }
+            methods_.release_probe(it->second);
+            collector_.forget_probe(it->second);
+            it = applied->second.erase(it);
+        }
+        if (applied->second.empty()) applied_.erase(applied);
     }
-    applied_.erase(pid);
     failed_.erase(pid);
     retry_until_.erase(pid);
     auto facts = read_process_facts(pid);

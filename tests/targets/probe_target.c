@@ -152,11 +152,13 @@ int main(int argc, char** argv) {
         }
         printf("fork %ld ok %ld\n", n, (long)ok);
     } else if (!strcmp(mode, "exec")) {
-        // Calls work() n times, then replaces itself with "loop n".
+        // Calls work() n times, then replaces itself with "loop n", or with
+        // "MODE M" when given as "exec n MODE M".
         long sum = 0;
         for (long i = 0; i < n; ++i) sum += work(i, 0);
         printf("before exec %ld\n", sum);
-        execl("/proc/self/exe", argv[0], "loop", argv[2], (char*)NULL);
+        if (argc > 4) execl("/proc/self/exe", argv[0], argv[3], argv[4], (char*)NULL);
+        else execl("/proc/self/exe", argv[0], "loop", argv[2], (char*)NULL);
         return 3;
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
