@@ -94,7 +94,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     PendingWrites writes;
     if (!t.shadow.empty()) {
         std::vector<ShadowFrame> dead;
-        t.shadow.pop_dead(sp, kStackSpan, dead);
+        t.shadow.pop_dead(sp, kStackSpan, site.function_entry, dead);
         for (const auto& f : dead) report_return(proc, t, f, abandoned_exit(t), nullptr, ts);
     }
     bool pushed = false;

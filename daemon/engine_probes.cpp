@@ -198,6 +198,7 @@ Result<ProbeSite*> Engine::arm_site(ProcessState& proc, const ResolvedTarget& ta
     ProbeSite site;
     site.address = target.address;
     site.insn = *insn;
+    site.function_entry = !target.symbol.empty() && target.offset == 0;
     if (insn->strategy != arch::Strategy::Simulate) {
         auto slot = slot_for(proc, site.insn);
         if (!slot) return std::move(slot).error();

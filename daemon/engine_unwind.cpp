@@ -68,7 +68,7 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
 void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs, uint64_t sp,
                             uint64_t now) {
     std::vector<ShadowFrame> dead;
-    t.shadow.pop_dead(sp, kStackSpan, dead);
+    t.shadow.pop_dead(sp, kStackSpan, true, dead);
     for (const auto& f : dead) report_return(proc, t, f, ExitKind::Exception, nullptr, now);
     auto& frames = t.shadow.frames_for_update();
     for (ShadowFrame& f : frames) {
@@ -112,7 +112,7 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         t.forced_unwind |= site.hook == UnwindHook::ForcedUnwind;
         if (!t.shadow.empty()) {
             std::vector<ShadowFrame> dead;
-            t.shadow.pop_dead(host::stack_pointer_of(regs), kStackSpan, dead);
+            t.shadow.pop_dead(host::stack_pointer_of(regs), kStackSpan, true, dead);
             for (const auto& f : dead)
                 report_return(proc, t, f, ExitKind::Exception, nullptr, monotonic_ns());
             restore_for_unwind(proc, t, regs);

@@ -16,7 +16,7 @@ std::optional<ShadowFrame> ShadowStack::pop_returning(uint64_t entry_sp,
     return std::nullopt;
 }
 
-void ShadowStack::pop_dead(uint64_t sp, uint64_t span, std::vector<ShadowFrame>& dead) {
+void ShadowStack::pop_dead(uint64_t sp, uint64_t span, bool at_call, std::vector<ShadowFrame>& dead) {
     // Frames are in call order: every frame pushed after a dead one ran
     // inside it and is dead too, whatever stack it lives on (a handler's
     // frames on a sigaltstack, left by siglongjmp). A frame on another stack
@@ -27,7 +27,10 @@ void ShadowStack::pop_dead(uint64_t sp, uint64_t span, std::vector<ShadowFrame>&
         const ShadowFrame& f = frames_[i];
         bool same_stack = f.entry_sp <= sp ? sp - f.entry_sp < span : f.entry_sp - sp < span;
         if (!same_stack) continue;
-        if (f.entry_sp > sp) break; // alive, and so is every frame older than it
+        // A new call's return address overwrote a frame's slot at sp; a
+        // hit elsewhere in a function may be at its own frame's entry sp.
+        bool alive = at_call ? f.entry_sp > sp : f.entry_sp >= sp;
+        if (alive) break; // and so is every frame older than it
         first_dead = i;
     }
     for (size_t i = frames_.size(); i-- > first_dead;) dead.push_back(frames_[i]);

@@ -47,13 +47,16 @@ public:
     std::optional<ShadowFrame> pop_returning(uint64_t entry_sp,
                                              std::vector<ShadowFrame>& abandoned);
 
-    // A new call is entering with its return address at `sp`: frames whose
-    // return-address slot is at or below it have been unwound past (longjmp,
-    // exception) and can never return. Moves them to `dead`, newest first.
+    // A thread stopped with stack pointer `sp`: frames entered with a stack
+    // pointer below it have been unwound past (longjmp, exception) and can
+    // never return; so has one entered at exactly sp when this stop is a new
+    // call (`at_call`: its return address took that place), but not when it
+    // is an instruction further into a function, which may be that very
+    // frame's. Moves them to `dead`, newest first.
     // Only frames within `span` bytes of sp count, so a handler running on a
     // sigaltstack above the thread's stack does not kill the frames below;
     // frames pushed after a dead one are dead too, on whatever stack.
-    void pop_dead(uint64_t sp, uint64_t span, std::vector<ShadowFrame>& dead);
+    void pop_dead(uint64_t sp, uint64_t span, bool at_call, std::vector<ShadowFrame>& dead);
 
     // The true return address for a trampoline found in a stack slot at `slot`.
     std::optional<uint64_t> return_address_for(uint64_t slot) const;

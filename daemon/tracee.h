@@ -69,6 +69,9 @@ struct ProbeSite {
     bool float_retval = false;
     UnwindHook hook = UnwindHook::None; // the engine's own use of this site
     bool any_stack = false; // some probe wants capture.stack
+    // At a function's first instruction (a symbol at offset 0): a hit there
+    // is a new call, whose return address lies at the stack pointer.
+    bool function_entry = false;
 };
 
 struct ProbeRecord {

@@ -81,6 +81,39 @@ TEST_CASE("recursion 1000 deep: every return value right, innermost first") {
     }
 }
 
+TEST_CASE("an entry probe on a function's second instruction, under a pending return probe") {
+    // The hit inside work() comes at the stack pointer work() was entered
+    // with: it must not take work()'s own pending frame for one left by
+    // longjmp (it did: the return then found no frame and the program got
+    // SIGTRAP; found by bench/fuzz).
+    const std::string exe = target_path("probe_target_pie_O2");
+    TraceSession s;
+    std::string out = temp_path("second-insn");
+    auto pid = s.engine.spawn({exe, "loop", "500"}, output_to(out));
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    auto call = s.engine.add_probe(probe_spec(*pid, "work", ProbeKind::Call));
+    REQUIRE_MESSAGE(call.ok(), call.error().message);
+    // The next instruction boundary, as the engine finds it (a probe inside
+    // an instruction is refused).
+    Result<ProbeInfo> inner = make_error(ErrorKind::NotFound, "no second instruction");
+    for (int off = 1; off < 16 && !inner; ++off)
+        inner = s.engine.add_probe(probe_spec(*pid, "work+" + std::to_string(off), ProbeKind::Entry));
+    REQUIRE_MESSAGE(inner.ok(), inner.error().message);
+    REQUIRE(s.engine.resume(*pid).ok());
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(read_file(out) == run_untraced({exe, "loop", "500"}));
+    auto rets = s.returns_of(call->id);
+    REQUIRE(rets.size() == 500);
+    for (size_t i = 0; i < rets.size(); ++i) {
+        CHECK(rets[i].exit == ExitKind::Return);
+        CHECK(*rets[i].retval == i * 3 + 1);
+    }
+    CHECK(s.entries_of(inner->id).size() == 500);
+    unlink(out.c_str());
+}
+
 TEST_CASE("libc:getpid returns the target's own pid") {
     TraceSession s;
     std::string out = temp_path("getpid");

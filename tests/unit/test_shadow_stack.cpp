@@ -72,7 +72,7 @@ TEST_CASE("a new call at or above a frame's slot proves the frame dead") {
     s.push(frame(0x2000, 0x7e00)); // unwound by longjmp
     s.push(frame(0x3000, 0x7d00)); // unwound by longjmp
     std::vector<ShadowFrame> dead;
-    s.pop_dead(0x7e00, 16 << 20, dead); // new call with its return address at 0x7e00
+    s.pop_dead(0x7e00, 16 << 20, true, dead); // new call with its return address at 0x7e00
     REQUIRE(dead.size() == 2);
     CHECK(dead[0].return_address == 0x3000);
     CHECK(dead[1].return_address == 0x2000);
@@ -80,14 +80,28 @@ TEST_CASE("a new call at or above a frame's slot proves the frame dead") {
     CHECK(s.frames()[0].return_address == 0x1000);
 }
 
+TEST_CASE("a hit inside a function at its own frame's entry sp kills nothing") {
+    ShadowStack s;
+    s.push(frame(0x1000, 0x7f00));
+    s.push(frame(0x2000, 0x7e00)); // the function being run, its sp not moved yet
+    std::vector<ShadowFrame> dead;
+    s.pop_dead(0x7e00, 16 << 20, false, dead); // an instruction after its first
+    CHECK(dead.empty());
+    CHECK(s.size() == 2);
+    s.pop_dead(0x7e08, 16 << 20, false, dead); // above it: it has been left
+    REQUIRE(dead.size() == 1);
+    CHECK(dead[0].return_address == 0x2000);
+    CHECK(s.size() == 1);
+}
+
 TEST_CASE("a call on a distant stack (sigaltstack) kills nothing") {
     ShadowStack s;
     s.push(frame(0x1000, 0x10000));
     std::vector<ShadowFrame> dead;
-    s.pop_dead(0x10000 + (64ull << 20), 16 << 20, dead);
+    s.pop_dead(0x10000 + (64ull << 20), 16 << 20, true, dead);
     CHECK(dead.empty());
     CHECK(s.size() == 1);
-    s.pop_dead(0x9000, 16 << 20, dead); // deeper: the frame is alive
+    s.pop_dead(0x9000, 16 << 20, true, dead); // deeper: the frame is alive
     CHECK(dead.empty());
 }
 
@@ -101,14 +115,14 @@ TEST_CASE("siglongjmp out of a sigaltstack handler: frames on both stacks are de
     s.push(frame(0x3000, kAlt - 0x80));   // jump_from_handler, on the altstack
     std::vector<ShadowFrame> dead;
     // Inside the handler: a call on the altstack leaves the main stack alone.
-    s.pop_dead(kAlt - 0x40, kSpan, dead);
+    s.pop_dead(kAlt - 0x40, kSpan, true, dead);
     REQUIRE(dead.size() == 1);
     CHECK(dead[0].return_address == 0x3000);
     s.push(frame(0x3000, kAlt - 0x80));
     dead.clear();
     // Back in main() after the jump, the next call sits where sig_outer's
     // return address was: all three are gone, the altstack frame included.
-    s.pop_dead(kMain - 0x100, kSpan, dead);
+    s.pop_dead(kMain - 0x100, kSpan, true, dead);
     REQUIRE(dead.size() == 3);
     CHECK(dead[0].return_address == 0x3000); // newest first
     CHECK(dead[1].return_address == 0x2000);
@@ -122,7 +136,7 @@ TEST_CASE("frames on another stack above live frames of this one stay") {
     s.push(frame(0x1000, 0x7ff000000000)); // main stack, alive
     s.push(frame(0x2000, 0x20000));        // a handler's frame on the altstack
     std::vector<ShadowFrame> dead;
-    s.pop_dead(0x7ff000000000 - 0x400, kSpan, dead); // deeper on the main stack
+    s.pop_dead(0x7ff000000000 - 0x400, kSpan, true, dead); // deeper on the main stack
     CHECK(dead.empty());
     CHECK(s.size() == 2);
 }
