@@ -28,6 +28,21 @@ def untraced_fire_output():
         t.kill()
 
 
+def task_states(pid):
+    """tid: state (and where it sleeps) of each thread, for a failure message."""
+    out = []
+    for tid in sorted(os.listdir("/proc/%d/task" % pid), key=int):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open("/proc/%d/task/%s/wchan" % (pid, tid)) as f:
+                wchan = f.read().strip()
+        except OSError:
+            continue
+        out.append("%s:%s/%s" % (tid, state, wchan))
+    return " ".join(out)
+
+
 class ShutdownUnderFireTest(unittest.TestCase):
     def test_sigterm_with_calls_in_flight(self):
         expected = untraced_fire_output()
@@ -52,7 +67,11 @@ class ShutdownUnderFireTest(unittest.TestCase):
                         tids.update(x["tid"] for x in events[scanned[0]:])
                         scanned[0] = len(events)
                         return len(tids) >= THREADS
-                    c.wait_events(every_thread_seen, timeout=60)
+                    try:
+                        c.wait_events(every_thread_seen, timeout=60)
+                    except AssertionError as e:
+                        raise AssertionError("%s; calls from %d of %d threads; tasks: %s"
+                                             % (e, len(tids), THREADS, task_states(t.pid)))
                     self.assertEqual(daemon.stop(signal.SIGTERM), 0)
                     self.assertFalse(os.path.exists(daemon.socket))
                     log = daemon.log_text()
