@@ -207,6 +207,34 @@ TEST_CASE("rearm_on_exec: symbolic probes are resolved again in the new image") 
     unlink(out.c_str());
 }
 
+TEST_CASE("rearm_on_exec: a probe the new image has no symbol for ends with probe_lost") {
+    TraceSession s;
+    std::string out = temp_path("rearm-missing");
+    const std::string exe = target_path("probe_target_pie_O2");
+    const std::string other = target_path("insn_kinds"); // has no work()
+    auto pid = s.engine.spawn({exe, "exec-into", "5", other, "3"}, output_to(out));
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    ProbeSpec spec = probe_spec(*pid, "work");
+    spec.rearm_on_exec = true;
+    auto probe = s.engine.add_probe(spec);
+    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    REQUIRE(s.engine.resume(*pid).ok());
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(read_file(out) == "before exec 30\n" + run_untraced({other, "3"}));
+    CHECK(s.returns_of(probe->id).size() == 5); // before the exec
+    std::vector<CallEvent> lost;
+    for (const auto& e : s.events)
+        if (e.type == EventType::ProbeLost) lost.push_back(e);
+    REQUIRE(lost.size() == 1);
+    CHECK(lost[0].probe_id == probe->id);
+    CHECK(lost[0].reason.find("not re-armed in " + other) != std::string::npos);
+    CHECK(lost[0].reason.find("work") != std::string::npos);
+    CHECK(s.engine.list_probes().empty());
+    unlink(out.c_str());
+}
+
 TEST_CASE("detach with calls in flight restores their return addresses") {
     const std::string exe = target_path("probe_target_pie_O2");
     std::string out = temp_path("nap");

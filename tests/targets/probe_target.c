@@ -151,6 +151,15 @@ int main(int argc, char** argv) {
             work(i, 0);
         }
         printf("fork %ld ok %ld\n", n, (long)ok);
+    } else if (!strcmp(mode, "exec-into") && argc > 3) {
+        // Calls work() n times, then replaces itself with another program
+        // (argv[3], given argv[4] if any).
+        long sum = 0;
+        for (long i = 0; i < n; ++i) sum += work(i, 0);
+        printf("before exec %ld\n", sum);
+        fflush(stdout);
+        execl(argv[3], argv[3], argc > 4 ? argv[4] : (char*)NULL, (char*)NULL);
+        return 3;
     } else if (!strcmp(mode, "exec")) {
         // Calls work() n times, then replaces itself with "loop n", or with
         // "MODE M" when given as "exec n MODE M".
