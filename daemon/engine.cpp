@@ -19,6 +19,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <tuple>
 #include <set>
 
 namespace probed {
@@ -364,19 +365,44 @@ void Engine::detach_all() {
     }
 }
 
+// waitpid(-1) reports the first waitable tracee in the kernel's list, so
+// threads that stop again as soon as they are resumed could keep one later
+// in the list waiting for ever (seen with 8 threads calling probed functions
+// on an emulated CPU). With more than one thread traced, every stop waiting
+// when one is reaped is taken too, and they are dispatched in that order
+// before the kernel is asked again: each waiting thread is served in turn.
+void Engine::reap_ready_stops() {
+    if (tid_owner_.size() < 2) return; // one thread: nobody to starve
+    int raw = 0;
+    pid_t tid;
+    for (size_t n = 0; n < tid_owner_.size(); ++n) {
+        while ((tid = waitpid(-1, &raw, __WALL | WNOHANG)) < 0 && errno == EINTR) {}
+        if (tid <= 0) return;
+        ready_stops_.emplace_back(tid, raw);
+    }
+}
+
 int Engine::pump(int timeout_ms) {
     int raw = 0;
     pid_t tid;
+    if (!ready_stops_.empty()) {
+        std::tie(tid, raw) = ready_stops_.front();
+        ready_stops_.pop_front();
+        dispatch(tid, WaitStatus(raw));
+        return 1;
+    }
     if (timeout_ms < 0) {
         // Blocking in waitpid itself is the cheapest wake-up there is: the
         // stop returns straight into our hands. kWakeSignal interrupts it.
         tid = waitpid(-1, &raw, __WALL);
         if (tid <= 0) return 0;
+        reap_ready_stops();
         dispatch(tid, WaitStatus(raw));
         return 1;
     }
     while ((tid = waitpid(-1, &raw, __WALL | WNOHANG)) < 0 && errno == EINTR) {}
     if (tid > 0) {
+        reap_ready_stops();
         dispatch(tid, WaitStatus(raw));
         return 1;
     }
@@ -389,6 +415,7 @@ int Engine::pump(int timeout_ms) {
     (void)!read(sigchld_fd_.get(), infos, sizeof infos);
     while ((tid = waitpid(-1, &raw, __WALL | WNOHANG)) < 0 && errno == EINTR) {}
     if (tid <= 0) return 0;
+    reap_ready_stops();
     dispatch(tid, WaitStatus(raw));
     return 1;
 }

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <csignal>
+#include <deque>
 
 #include <map>
 #include <memory>
@@ -206,6 +207,10 @@ private:
     void release_thread(ProcessState& proc, pid_t tid, std::optional<WaitStatus> deferred);
     Result<void> stop_all_threads(ProcessState& proc);
     bool interrupted_on_our_trap(ProcessState& proc, pid_t tid);
+    // waitpid for one thread, served first from the stops pump() reaped
+    // ahead: a stop taken from the kernel is never waited for again.
+    bool wait_tid(pid_t tid, int& raw);
+    void reap_ready_stops();
     void move_out_of_slots(ProcessState& proc);
     void restore_return_addresses(ProcessState& proc);
 
@@ -217,6 +222,8 @@ private:
     std::map<pid_t, int> ended_;
     // Fork children whose first stop arrived before their parent's fork event.
     std::map<pid_t, WaitStatus> early_child_stops_;
+    // Stops reaped but not dispatched yet, oldest first (see pump()).
+    std::deque<std::pair<pid_t, int>> ready_stops_;
     uint64_t next_probe_id_ = 1;
     EngineCounters counters_;
 };

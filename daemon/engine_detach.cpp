@@ -22,12 +22,6 @@ namespace host = arch::host;
 
 namespace {
 
-bool wait_tid(pid_t tid, int& raw) {
-    while (waitpid(tid, &raw, __WALL) < 0)
-        if (errno != EINTR) return false;
-    return true;
-}
-
 // Whether SIGTRAP is queued for this thread but not yet delivered.
 bool sigtrap_pending(pid_t tid) {
     std::ifstream in("/proc/" + std::to_string(tid) + "/status");
@@ -58,6 +52,18 @@ bool Engine::interrupted_on_our_trap(ProcessState& proc, pid_t tid) {
     bool stepping = it != proc.threads.end() && it->second.run == ThreadState::Run::Stepping;
     bool ours = (bp == proc.trampoline && bp != 0) || proc.sites.count(bp) || stepping;
     return ours && sigtrap_pending(tid);
+}
+
+bool Engine::wait_tid(pid_t tid, int& raw) {
+    for (auto it = ready_stops_.begin(); it != ready_stops_.end(); ++it) {
+        if (it->first != tid) continue;
+        raw = it->second;
+        ready_stops_.erase(it);
+        return true;
+    }
+    while (waitpid(tid, &raw, __WALL) < 0)
+        if (errno != EINTR) return false;
+    return true;
 }
 
 Result<std::optional<WaitStatus>> Engine::stop_thread(ProcessState& proc, ThreadState& t) {

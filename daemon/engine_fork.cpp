@@ -21,11 +21,9 @@ void Engine::on_fork(ProcessState& proc, ThreadState& parent, pid_t child, bool 
         early_child_stops_.erase(it);
     } else {
         int raw = 0;
-        while (waitpid(child, &raw, __WALL) < 0) {
-            if (errno != EINTR) {
-                spdlog::warn("fork child {}: waitpid: {}", child, std::strerror(errno));
-                return;
-            }
+        if (!wait_tid(child, raw)) {
+            spdlog::warn("fork child {}: waitpid: {}", child, std::strerror(errno));
+            return;
         }
         first = WaitStatus(raw);
     }
