@@ -25,6 +25,8 @@ using rpc::json;
 namespace {
 
 constexpr size_t kEventsPerRound = 4096; // keep requests answered during floods
+// How long the RPC thread lets events gather while they flow (see run()).
+constexpr int kFlowingPollMs = 1;
 
 Result<void> make_parent_dir(const std::string& path) {
     auto slash = path.rfind('/');
@@ -119,9 +121,15 @@ void RpcServer::run(int stop_fd) {
             fds.push_back({c->sock.get(), want, 0});
             ids.push_back(id);
         }
-        // The timeout catches drops counted in the queue while nothing
-        // arrives; with events already waiting we only look, not sleep.
-        int n = poll(fds.data(), fds.size(), events_.arm_notify() ? 200 : 0);
+        // While events flow we look again after a millisecond rather than
+        // have the tracer thread wake us for each one: that wake-up is an
+        // eventfd write on the hot path of every traced call. Once a round
+        // finds none, we sleep until the next event wakes us; the timeout
+        // then only catches drops counted in the queue while nothing
+        // arrives, and with events already waiting we only look.
+        int timeout = kFlowingPollMs;
+        if (!events_flowing_) timeout = events_.arm_notify() ? 200 : 0;
+        int n = poll(fds.data(), fds.size(), timeout);
         if (n < 0 && errno != EINTR) {
             spdlog::error("poll: {}", std::strerror(errno));
             return;
@@ -138,7 +146,7 @@ void RpcServer::run(int stop_fd) {
             uint64_t count;
             (void)!read(event_fd_.get(), &count, sizeof count);
         }
-        deliver_events();
+        events_flowing_ = deliver_events() > 0;
         for (size_t i = 0; i < watches_.size(); ++i)
             if (fds[3 + i].revents) watches_[i].second();
         for (size_t i = 0; i < ids.size(); ++i) {
@@ -225,7 +233,7 @@ bool RpcServer::wants(const ClientSession& c, const CallEvent& ev) const {
     return false;
 }
 
-void RpcServer::deliver_events() {
+size_t RpcServer::deliver_events() {
     std::vector<CallEvent> batch;
     events_.drain(batch, kEventsPerRound);
     for (const CallEvent& ev : batch) {
@@ -251,6 +259,7 @@ void RpcServer::deliver_events() {
             status_dirty_ = true;
         }
     }
+    return batch.size();
 }
 
 void RpcServer::report_drops() {

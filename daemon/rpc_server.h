@@ -51,7 +51,8 @@ private:
     void read_from(ClientSession& c);
     void handle_line(ClientSession& c, const LineBuffer::Line& line);
     void flush(ClientSession& c);
-    void deliver_events();
+    // Returns how many events it took from the queue.
+    size_t deliver_events();
     void report_drops();
     void append_drop_notices(ClientSession& c);
     bool wants(const ClientSession& c, const CallEvent& ev) const;
@@ -72,6 +73,8 @@ private:
     std::vector<std::pair<int, std::function<void()>>> watches_;
     std::function<void(const std::string&)> status_listener_;
     bool status_dirty_ = true;
+    // The last round took events: the stream is flowing (see run()).
+    bool events_flowing_ = false;
     uint64_t status_sent_ns_ = 0;
 };
 
