@@ -259,6 +259,18 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def fd_kinds(pid):
+    """The daemon's fds that are not files, by kind ('socket', 'pipe',
+    'anon_inode:[eventfd]'...): what clients and requests use. Open files are
+    the traced processes' modules, which the unwinder keeps per process (and
+    may open more of as stacks reach new code) until the process goes."""
+    kinds = []
+    for name in fd_names(pid):
+        if not name.startswith("/"):
+            kinds.append(name.split(":[")[0] if name.startswith(("socket", "pipe")) else name)
+    return sorted(kinds)
+
+
 def fd_names(pid):
     names = []
     for fd in os.listdir("/proc/%d/fd" % pid):
@@ -292,6 +304,8 @@ def run(probed, target_prog, clients=50, seconds=30, ntargets=2, out=print):
         if daemon.poll() is not None:
             raise Failure("probed exited at start (log %s)" % log.name)
         holder = Conn(sock)
+        # Files open before any process is traced (the log, /dev/null).
+        start_files = [n for n in fd_names(daemon.pid) if n.startswith("/")]
         for i in range(ntargets):
             outpath = os.path.join(tmp, "target%d.out" % i)
             with open(outpath, "w") as f:
@@ -307,6 +321,7 @@ def run(probed, target_prog, clients=50, seconds=30, ntargets=2, out=print):
             holder.call("stack.get", {"pid": pid})
         base_fds = fd_count(daemon.pid)
         base_fd_names = fd_names(daemon.pid)
+        base_fd_kinds = fd_kinds(daemon.pid)
         base_rss = rss_kib(daemon.pid)
         samples = []
         stop = threading.Event()
@@ -345,12 +360,14 @@ def run(probed, target_prog, clients=50, seconds=30, ntargets=2, out=print):
         sampler.join()
         failures += stats.failures
 
-        # After the load: alive, answering, fds back to the baseline.
+        # After the load: alive, answering, every client's fds closed (the
+        # traced processes' module files may have grown; they are checked at
+        # detach below).
         if daemon.poll() is not None:
             raise Failure("probed died during the load (exit %s, log %s)" % (daemon.returncode, log.name))
         status = holder.call("daemon.status")
         try:
-            wait_for(lambda: fd_count(daemon.pid) == base_fds and
+            wait_for(lambda: fd_kinds(daemon.pid) == base_fd_kinds and
                      holder.call("daemon.status")["clients"] == 1, 60, "fds back to baseline")
         except Failure as e:
             extra = fd_names(daemon.pid)
@@ -385,6 +402,15 @@ def run(probed, target_prog, clients=50, seconds=30, ntargets=2, out=print):
             if rc != 0 or got != loop_output(LOOP_CALLS):
                 failures.append("target %d: exit %d, output %r, want %r" %
                                 (proc.pid, rc, got, loop_output(LOOP_CALLS)))
+        # Every traced process's files (its memory, the unwinder's modules
+        # and debuginfo) go with it.
+        def files_now():
+            return [n for n in fd_names(daemon.pid) if n.startswith("/")]
+        try:
+            wait_for(lambda: files_now() == start_files, 60, "files back to before the attach")
+        except Failure as e:
+            failures.append("%s: %s, before the attach: %s" %
+                            (e, ", ".join(files_now()), ", ".join(start_files)))
         holder.close()
 
         lat = sorted(stats.latencies)
