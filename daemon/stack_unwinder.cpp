@@ -170,8 +170,9 @@ std::vector<bool> StackUnwinder::via_trampoline(const Walk& w) {
     bool lr_translated = w.frames[first].step_translated; // the initial registers
     for (size_t k = first + 1; k < w.frames.size(); ++k) {
         const Walk::Raw& prev = w.frames[k - 1];
-        bool by_fallback = !has_cfi(prev.activation ? prev.pc : prev.pc - 1);
-        if (by_fallback && host::kFramePointerFallbackReadsAhead) {
+        bool read_ahead = host::kFramePointerFallbackReadsAhead &&
+                          !has_cfi(prev.activation ? prev.pc : prev.pc - 1);
+        if (read_ahead) {
             via[k] = lr_translated;
             lr_translated = w.frames[k].step_translated;
         } else {
