@@ -149,9 +149,7 @@ TEST_CASE("exec replaces the image: probes go, the new program runs untouched") 
     CHECK(s.returns_of(probe->id).size() == 10); // only the calls before exec
     CHECK(s.engine.list_probes().empty());
     // The probe's end is reported, with the reason.
-    std::vector<CallEvent> lost;
-    for (const auto& e : s.events)
-        if (e.type == EventType::ProbeLost) lost.push_back(e);
+    std::vector<CallEvent> lost = s.events_of_type(EventType::ProbeLost);
     REQUIRE(lost.size() == 1);
     CHECK(lost[0].probe_id == probe->id);
     CHECK(lost[0].pid == *pid);
@@ -197,13 +195,9 @@ TEST_CASE("rearm_on_exec: symbolic probes are resolved again in the new image") 
         CHECK(rets[i].args[1] == (i < 10 ? 0u : 1u));
         CHECK(*rets[i].retval == rets[i].args[0] * 3 + rets[i].args[1]);
     }
-    size_t lost = 0;
-    for (const auto& e : s.events)
-        if (e.type == EventType::ProbeLost) {
-            ++lost;
-            CHECK(e.probe_id == plain->id);
-        }
-    CHECK(lost == 1);
+    std::vector<CallEvent> lost = s.events_of_type(EventType::ProbeLost);
+    REQUIRE(lost.size() == 1);
+    CHECK(lost[0].probe_id == plain->id);
     unlink(out.c_str());
 }
 
@@ -224,9 +218,7 @@ TEST_CASE("rearm_on_exec: a probe the new image has no symbol for ends with prob
     CHECK(WEXITSTATUS(st) == 0);
     CHECK(read_file(out) == "before exec 30\n" + run_untraced({other, "3"}));
     CHECK(s.returns_of(probe->id).size() == 5); // before the exec
-    std::vector<CallEvent> lost;
-    for (const auto& e : s.events)
-        if (e.type == EventType::ProbeLost) lost.push_back(e);
+    std::vector<CallEvent> lost = s.events_of_type(EventType::ProbeLost);
     REQUIRE(lost.size() == 1);
     CHECK(lost[0].probe_id == probe->id);
     CHECK(lost[0].reason.find("not re-armed in " + other) != std::string::npos);

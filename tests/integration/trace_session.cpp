@@ -127,4 +127,11 @@ std::vector<CallEvent> TraceSession::entries_of(uint64_t probe_id) const {
     return out;
 }
 
+std::vector<CallEvent> TraceSession::events_of_type(EventType type) const {
+    std::vector<CallEvent> out;
+    for (const auto& e : events)
+        if (e.type == type) out.push_back(e);
+    return out;
+}
+
 } // namespace probed::testing

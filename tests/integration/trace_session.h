@@ -45,6 +45,7 @@ struct TraceSession {
 
     std::vector<CallEvent> returns_of(uint64_t probe_id) const;
     std::vector<CallEvent> entries_of(uint64_t probe_id) const;
+    std::vector<CallEvent> events_of_type(EventType type) const;
 };
 
 } // namespace probed::testing
