@@ -31,6 +31,26 @@ std::map<std::string, uint64_t> probe_all(TraceSession& s, pid_t pid,
     return ids;
 }
 
+// Runs fire_target MODE N to its end with return probes on the signal
+// handler's functions and the frames it interrupts; its output must be an
+// untraced run's.
+std::map<std::string, uint64_t> run_handler_mode(TraceSession& s, const std::string& mode,
+                                                 uint64_t n) {
+    const std::vector<std::string> argv = {target_path("fire_target"), mode, std::to_string(n)};
+    std::string out = temp_path(mode);
+    auto pid = s.engine.spawn(argv, output_to(out));
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    auto ids = probe_all(s, *pid, {"sig_outer", "sig_middle", "handler_work", "level1",
+                                   "jump_from_handler"});
+    REQUIRE(s.engine.resume(*pid).ok());
+    int st = s.run_until_exit(*pid);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(read_file(out) == run_untraced(argv));
+    unlink(out.c_str());
+    return ids;
+}
+
 std::map<uint64_t, CallEvent> by_first_arg(const std::vector<CallEvent>& events) {
     std::map<uint64_t, CallEvent> out;
     for (const auto& e : events) out[e.args.at(0)] = e;
@@ -61,18 +81,8 @@ void check_handler_calls(TraceSession& s, const std::map<std::string, uint64_t>&
 
 TEST_CASE("a handler on a sigaltstack calls probed functions while the interrupted calls wait") {
     constexpr uint64_t n = 200;
-    const std::string exe = target_path("fire_target");
     TraceSession s;
-    std::string out = temp_path("altstack");
-    auto pid = s.engine.spawn({exe, "altstack", std::to_string(n)}, output_to(out));
-    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    auto ids = probe_all(s, *pid, {"sig_outer", "sig_middle", "handler_work", "level1",
-                                   "jump_from_handler"});
-    REQUIRE(s.engine.resume(*pid).ok());
-    int st = s.run_until_exit(*pid);
-    REQUIRE(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-    CHECK(read_file(out) == run_untraced({exe, "altstack", std::to_string(n)}));
+    auto ids = run_handler_mode(s, "altstack", n);
 
     check_handler_calls(s, ids, n);
     // The interrupted frames (pending on the main stack while the handler
@@ -92,23 +102,12 @@ TEST_CASE("a handler on a sigaltstack calls probed functions while the interrupt
         CHECK(jump[i].exit == ExitKind::Return);
         CHECK(jump[i].retval == i);
     }
-    unlink(out.c_str());
 }
 
 TEST_CASE("siglongjmp out of a handler through probed frames on both stacks") {
     constexpr uint64_t n = 200;
-    const std::string exe = target_path("fire_target");
     TraceSession s;
-    std::string out = temp_path("sigjmp");
-    auto pid = s.engine.spawn({exe, "sigjmp", std::to_string(n)}, output_to(out));
-    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    auto ids = probe_all(s, *pid, {"sig_outer", "sig_middle", "handler_work", "level1",
-                                   "jump_from_handler"});
-    REQUIRE(s.engine.resume(*pid).ok());
-    int st = s.run_until_exit(*pid);
-    REQUIRE(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-    CHECK(read_file(out) == run_untraced({exe, "sigjmp", std::to_string(n)}));
+    auto ids = run_handler_mode(s, "sigjmp", n);
 
     check_handler_calls(s, ids, n);
     // Odd calls jump from the handler (on the altstack) back to main(),
@@ -133,7 +132,6 @@ TEST_CASE("siglongjmp out of a handler through probed frames on both stacks") {
             }
         }
     }
-    unlink(out.c_str());
 }
 
 TEST_CASE("queued signals while 4 threads hit probes: each delivered once, handler calls traced") {
