@@ -2,7 +2,7 @@
 """Stages the meson tests of an aarch64 build into the root tree of the
 arm64 test VM (used by tests/arm64/run).
 
-usage: stage_vm_root.py BUILDDIR ROOT [--python DIR] [--suite NAME]... [TESTNAME]...
+usage: stage_vm_root.py BUILDDIR ROOT [--python DIR] [--gdb DIR] [--suite NAME]... [TESTNAME]...
 
 Every file a test needs keeps its absolute host path inside the VM (the test
 executable, arguments and environment values that name files of the build or
@@ -13,6 +13,9 @@ A test run by the host's python3 (the end-to-end tests) runs on the VM's
 /usr/bin/python3 instead: --python names an unpacked Debian arm64 Python 3.11
 (tests/arm64/fetch-vm-files), whose interpreter, standard library and the
 extension modules whose libraries are at hand are staged.
+--gdb names an unpacked gdb-minimal for arm64 with the libraries it needs
+(also tests/arm64/fetch-vm-files); it is staged as /usr/bin/gdb when a
+selected test is in the meson suite `needs-gdb`.
 Writes ROOT/probed-tests/: `list` (index, timeout in seconds or 0 for none,
 name per line) and one `N.sh` per test that sets up and execs the test.
 meson 1.0's introspection does not say which tests are should_fail: such
@@ -37,6 +40,11 @@ SYSTEM_LIB_DIRS = [
 INTERPRETER = "ld-linux-aarch64.so.1"
 PYTHON_VERSION = "3.11"
 VM_PYTHON = "/usr/bin/python3"
+VM_GDB = "/usr/bin/gdb"
+# gdb loads it by name (not DT_NEEDED) to see a process's threads.
+THREAD_DB = "libthread_db.so.1"
+# Multiarch library directories inside an unpacked Debian package tree.
+UNPACKED_LIB_DIRS = ("lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu")
 # Parts of the standard library no test imports: kept out of the initramfs.
 PYTHON_UNUSED = ("test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3",
                  "pydoc_data", "config-3.11-aarch64-linux-gnu", "__pycache__")
@@ -76,6 +84,9 @@ class Stager:
         self.dirs_done = set()
         self.python_staged = False
         self.python_left_out = []
+        # Where libraries are looked for: the system's, then those unpacked
+        # with a staged tool (gdb's libcurl and the like).
+        self.lib_dirs = list(SYSTEM_LIB_DIRS)
 
     def in_tree(self, path):
         return any(os.path.commonpath([path, top]) == top for top in (self.build, self.source))
@@ -153,10 +164,27 @@ class Stager:
         self.python_staged = True
         return VM_PYTHON
 
+    def stage_gdb(self, unpacked):
+        """Stages the arm64 gdb from `unpacked` as /usr/bin/gdb."""
+        exe = os.path.join(unpacked, "usr/bin/gdb")
+        if not is_aarch64_elf(exe):
+            fail(f"no arm64 gdb in {unpacked}: run tests/arm64/fetch-vm-files --refresh")
+        bindir = os.path.join(self.root, "usr/bin")
+        os.makedirs(bindir, exist_ok=True)
+        shutil.copy2(exe, bindir)
+        self.staged_elves.add(self.dest(VM_GDB))
+        self.lib_dirs += [os.path.join(unpacked, d) for d in UNPACKED_LIB_DIRS]
+        thread_db = self.library_path(THREAD_DB, self.lib_dirs)
+        if thread_db is None:
+            fail(f"{THREAD_DB} not found: apt-get install libc6:arm64")
+        os.makedirs(os.path.join(self.root, "lib"), exist_ok=True)
+        shutil.copy(os.path.realpath(thread_db), os.path.join(self.root, "lib", THREAD_DB))
+        self.libs_done.add(THREAD_DB)
+
     def add_libraries(self, elf, host_path):
         needed, runpath = self.dynamic_entries(elf)
         origin = os.path.dirname(host_path)
-        dirs = [d.replace("$ORIGIN", origin) for d in runpath] + SYSTEM_LIB_DIRS
+        dirs = [d.replace("$ORIGIN", origin) for d in runpath] + self.lib_dirs
         for name in needed:
             if name in self.libs_done:
                 continue
@@ -209,6 +237,7 @@ def main():
     parser.add_argument("root")
     parser.add_argument("--suite", action="append", default=[])
     parser.add_argument("--python", help="an unpacked arm64 Python for tests run by python3")
+    parser.add_argument("--gdb", help="an unpacked arm64 gdb for the tests of suite needs-gdb")
     parser.add_argument("--timeout-multiplier", type=float, default=3.0)
     parser.add_argument("names", nargs="*")
     args = parser.parse_args()
@@ -257,6 +286,8 @@ def main():
         meson_timeout = test.get("timeout") or 0
         timeout = max(1, int(meson_timeout * args.timeout_multiplier)) if meson_timeout > 0 else 0
         listing.append(f"{index} {timeout} {test['name']}")
+    if args.gdb and any(selected(t, ["needs-gdb"], []) for t in tests):
+        stager.stage_gdb(args.gdb)
     stager.add_all_libraries()
     with open(os.path.join(test_dir, "list"), "w") as f:
         f.write("\n".join(listing) + "\n")

@@ -54,6 +54,19 @@ std::vector<std::string> gdb_backtrace(pid_t pid, const std::string& debug_root)
     return names;
 }
 
+// The build whose untraced bt is the reference for `variant`: the variant
+// itself, except where gdb cannot unwind it. gdb 13's aarch64 prologue
+// analyser stops at the first -O2 frame without CFI ("previous frame
+// identical to this frame"), so there the reference is the same source and
+// flags with CFI: the function sequence of one program state does not depend
+// on whether the binary describes its frames.
+std::string gdb_reference_for(const std::string& variant) {
+#if defined(__aarch64__)
+    if (variant == "stack_target_nocfi") return "stack_target_fp";
+#endif
+    return variant;
+}
+
 } // namespace
 
 TEST_CASE("100 frames deep with returns pending on every level: our stack equals gdb's bt") {
@@ -70,8 +83,11 @@ TEST_CASE("100 frames deep with returns pending on every level: our stack equals
         std::vector<std::string> argv = {target_path(variant), std::to_string(kStackDepth)};
 
         // gdb's view of an untraced instance waiting at the bottom.
+        const std::string reference = gdb_reference_for(variant);
+        CAPTURE(reference);
         std::string plain_out = temp_path("gdb-" + variant);
-        pid_t plain = start_untraced(argv, plain_out);
+        pid_t plain = start_untraced({target_path(reference), std::to_string(kStackDepth)},
+                                     plain_out);
         KillAtScopeExit plain_guard(plain);
         REQUIRE(wait_for_bottom(plain_out));
         // As for ours: "bottom" may be written before the thread is back in nap.
