@@ -35,6 +35,12 @@ NOINLINE long deep(long n) {
 
 NOINLINE long jumper(long n) { return deep(n) + 1; }
 
+NOINLINE long tail_callee(long n) { return n * 5; }
+
+// Optimised, a tail call: its epilogue, then `b`/`jmp tail_callee`, which
+// returns straight to tail_caller's caller.
+NOINLINE long tail_caller(long n) { return tail_callee(n + 1); }
+
 NOINLINE double halve(long n) { return (double)n / 2.0; }
 
 // Sleeps inside a probed function, so a detach finds calls in flight.
@@ -130,6 +136,10 @@ int main(int argc, char** argv) {
             else sum += 1000;
         }
         printf("longjmp %ld sum %ld\n", n, (long)sum);
+    } else if (!strcmp(mode, "tail")) {
+        long sum = 0;
+        for (long i = 0; i < n; ++i) sum += tail_caller(i);
+        printf("tail %ld sum %ld\n", n, sum);
     } else if (!strcmp(mode, "float")) {
         double sum = 0;
         for (long i = 0; i < n; ++i) sum += halve(i);
