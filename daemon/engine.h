@@ -68,7 +68,13 @@ struct EngineCounters {
     // trampoline before its trap ran) and moved out: tests use it to prove
     // they detached under fire, not only between calls.
     uint64_t detach_in_page = 0;
+    // Calls a detach left to return through the stub it put at the
+    // trampoline (arm64 with pointer authentication): tests use it to prove
+    // the CPU really signed return addresses.
+    uint64_t detached_returns = 0;
 };
+
+class RemoteSyscall;
 
 class Engine {
 public:
@@ -212,7 +218,21 @@ private:
     bool wait_tid(pid_t tid, int& raw);
     void reap_ready_stops();
     void move_out_of_slots(ProcessState& proc);
-    void restore_return_addresses(ProcessState& proc);
+    // Puts back every hijacked return address it can find; returns the
+    // calls that will still return to the trampoline.
+    std::vector<arch::DetachedReturn> restore_return_addresses(ProcessState& proc);
+    // detached returns (engine_detached_returns.cpp)
+    // Which of `frames` (none of them found by `live`) keep the trampoline
+    // address only in a signed form.
+    std::vector<bool> frames_with_signed_trampoline(ProcessState& proc, ThreadState& t,
+                                                    const std::vector<ShadowFrame>& frames,
+                                                    const arch::host::Regs& regs,
+                                                    const std::vector<bool>& live);
+    // Turns the trampoline into a return path that needs no tracer for
+    // `left`; returns the page that must stay mapped (0: none could be made).
+    // `scope` (null if none could be had) maps room for a big table.
+    uint64_t leave_detached_returns(ProcessState& proc, RemoteSyscall* scope,
+                                    const std::vector<arch::DetachedReturn>& left);
 
     EventQueue& events_;
     UniqueFd sigchld_fd_;

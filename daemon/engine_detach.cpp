@@ -199,8 +199,9 @@ void Engine::move_out_of_slots(ProcessState& proc) {
     }
 }
 
-void Engine::restore_return_addresses(ProcessState& proc) {
+std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState& proc) {
     uint64_t now = monotonic_ns();
+    std::vector<arch::DetachedReturn> left;
     for (auto& [tid, t] : proc.threads) {
         auto frames = t.shadow.take_all();
         spdlog::debug("tid {}: restoring {} hijacked return addresses", tid, frames.size());
@@ -219,10 +220,18 @@ void Engine::restore_return_addresses(ProcessState& proc) {
             if (f.hijacked) (void)write_return(*proc.mem, regs, spot, f.return_address);
         }
         if (got) (void)host::set_changed_regs(tid, before, regs);
-        for (size_t i = frames.size(); i-- > 0;)
-            report_return(proc, t, frames[i], live[i] ? ExitKind::Detach : ExitKind::Longjmp,
+        // The rest are gone (longjmp), or hold the trampoline address signed
+        // by pointer authentication, which we can neither write over nor
+        // sign ourselves: those still return to the trampoline.
+        std::vector<bool> signed_only = frames_with_signed_trampoline(proc, t, frames, regs, live);
+        for (size_t i = frames.size(); i-- > 0;) {
+            if (signed_only[i]) left.push_back({frames[i].entry_sp, frames[i].return_address});
+            bool pending = live[i] || signed_only[i];
+            report_return(proc, t, frames[i], pending ? ExitKind::Detach : ExitKind::Longjmp,
                           nullptr, now);
+        }
     }
+    return left;
 }
 
 Result<void> Engine::detach(pid_t pid) {
@@ -239,14 +248,17 @@ Result<void> Engine::detach(pid_t pid) {
     if (auto r = proc->breakpoints->remove_all(*proc->mem); !r)
         spdlog::warn("pid {}: restoring code: {}", pid, r.error().message);
     move_out_of_slots(*proc);
-    restore_return_addresses(*proc);
+    auto left = restore_return_addresses(*proc);
     proc->sites.clear();
 
     if (!proc->threads.empty() && !proc->slots->pages().empty()) {
         ThreadState& t = proc->threads.count(pid) ? proc->threads[pid] : proc->threads.begin()->second;
         auto scope = RemoteSyscall::begin(*proc, t);
+        // The trampoline's page stays when calls still return through it.
+        uint64_t kept = left.empty() ? 0 : leave_detached_returns(*proc, scope ? &*scope : nullptr, left);
         if (scope) {
             for (uint64_t page : proc->slots->pages()) {
+                if (page == kept) continue;
                 auto r = scope->call(SYS_munmap, {page, 4096});
                 if (!r || *r != 0) spdlog::warn("pid {}: munmap {:#x} failed", pid, page);
             }
