@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <sys/wait.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,35 @@ NOINLINE long napper(long n) {
     struct timespec ts = {0, 20 * 1000000L};
     while (nanosleep(&ts, &ts) != 0) {}
     return n * 2;
+}
+
+// Blocks inside two nested probed calls until main writes to the pipe, so a
+// detach finds calls pending in every thread ("blocked" mode).
+static int block_pipe[2];
+
+NOINLINE long blocked_inner(long i) {
+    char c = 0;
+    while (read(block_pipe[0], &c, 1) != 1) {}
+    return i * 7 + (c == 'x');
+}
+
+NOINLINE long blocked_outer(long i) { return blocked_inner(i) * 2 + 1; }
+
+static long blocked_results[64];
+
+static void* blocked_thread(void* p) {
+    long i = (long)(intptr_t)p;
+    blocked_results[i] = blocked_outer(i);
+    return NULL;
+}
+
+// Waits for one signal of those blocked in every thread.
+static void wait_for_signal(int sig) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    int got = 0;
+    while (sigwait(&set, &got) != 0 || got != sig) {}
 }
 
 static volatile sig_atomic_t handler_calls;
@@ -149,6 +179,28 @@ int main(int argc, char** argv) {
         long sum = 0;
         for (long i = 0; i < n; ++i) sum += napper(i);
         printf("nap %ld sum %ld\n", n, sum);
+    } else if (!strcmp(mode, "blocked")) {
+        // n threads enter blocked_outer -> blocked_inner on SIGUSR1 and stay
+        // there until SIGUSR2; each result depends only on its index.
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        sigaddset(&set, SIGUSR2);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        if (pipe(block_pipe) != 0) return 1;
+        printf("ready %d\n", getpid());
+        wait_for_signal(SIGUSR1);
+        pthread_t th[64];
+        long nthreads = n < 64 ? n : 64;
+        for (long t = 0; t < nthreads; ++t)
+            pthread_create(&th[t], NULL, blocked_thread, (void*)(intptr_t)t);
+        wait_for_signal(SIGUSR2);
+        for (long t = 0; t < nthreads; ++t)
+            if (write(block_pipe[1], "x", 1) != 1) return 1;
+        for (long t = 0; t < nthreads; ++t) {
+            pthread_join(th[t], NULL);
+            printf("blocked %ld = %ld\n", t, blocked_results[t]);
+        }
     } else if (!strcmp(mode, "fork")) {
         // Children (fork and vfork) call the probed function and exit with its result.
         volatile long ok = 0;
