@@ -1,5 +1,6 @@
 // The engine against real spawned targets: single thread, recursion, every
 // build variant, libc functions.
+#include "tests/integration/pointer_auth.h"
 #include "tests/integration/trace_session.h"
 
 #include "arch/host.h"
@@ -15,6 +16,10 @@
 using namespace probed;
 using namespace probed::testing;
 
+
+TEST_CASE("pointer authentication is on where the test run expects it") {
+    require_expected_pointer_auth();
+}
 
 TEST_CASE("single-thread loop: every call reported with args and return value") {
     std::vector<const char*> variants = {"probe_target_pie_O0", "probe_target_pie_O2",
