@@ -72,6 +72,9 @@ struct EngineCounters {
     // trampoline (arm64 with pointer authentication): tests use it to prove
     // the CPU really signed return addresses.
     uint64_t detached_returns = 0;
+    // Fork children released with such calls pending, their copy of the
+    // trampoline rewritten the same way.
+    uint64_t detached_fork_children = 0;
 };
 
 class RemoteSyscall;
@@ -221,16 +224,10 @@ private:
     // Puts back every hijacked return address it can find; returns the
     // calls that will still return to the trampoline.
     std::vector<arch::DetachedReturn> restore_return_addresses(ProcessState& proc);
-    // detached returns (engine_detached_returns.cpp)
-    // Which of `frames` (none of them found by `live`) keep the trampoline
-    // address only in a signed form.
-    std::vector<bool> frames_with_signed_trampoline(ProcessState& proc, ThreadState& t,
-                                                    const std::vector<ShadowFrame>& frames,
-                                                    const arch::host::Regs& regs,
-                                                    const std::vector<bool>& live);
     // Turns the trampoline into a return path that needs no tracer for
-    // `left`; returns the page that must stay mapped (0: none could be made).
-    // `scope` (null if none could be had) maps room for a big table.
+    // `left` (daemon/detached_returns.h); returns the page that must stay
+    // mapped (0: none could be made). `scope` (null if none could be had)
+    // maps room for a table too big for the page.
     uint64_t leave_detached_returns(ProcessState& proc, RemoteSyscall* scope,
                                     const std::vector<arch::DetachedReturn>& left);
 

@@ -4,10 +4,12 @@
 
 #include "common/monotonic_clock.h"
 #include "arch/host.h"
+#include "daemon/detached_returns.h"
 #include "daemon/remote_syscall.h"
 #include "daemon/return_locator.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -223,15 +225,50 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
         // The rest are gone (longjmp), or hold the trampoline address signed
         // by pointer authentication, which we can neither write over nor
         // sign ourselves: those still return to the trampoline.
-        std::vector<bool> signed_only = frames_with_signed_trampoline(proc, t, frames, regs, live);
+        auto signed_only = signed_pending_calls(*proc.mem, tid, frames, regs, proc.trampoline, live);
+        left.insert(left.end(), signed_only.begin(), signed_only.end());
         for (size_t i = frames.size(); i-- > 0;) {
-            if (signed_only[i]) left.push_back({frames[i].entry_sp, frames[i].return_address});
-            bool pending = live[i] || signed_only[i];
+            bool pending = live[i];
+            for (const arch::DetachedReturn& r : signed_only) pending |= r.entry_sp == frames[i].entry_sp;
             report_return(proc, t, frames[i], pending ? ExitKind::Detach : ExitKind::Longjmp,
                           nullptr, now);
         }
     }
     return left;
+}
+
+uint64_t Engine::leave_detached_returns(ProcessState& proc, RemoteSyscall* scope,
+                                        const std::vector<arch::DetachedReturn>& left) {
+    std::set<uint64_t> sps;
+    for (const arch::DetachedReturn& r : left)
+        if (!sps.insert(r.entry_sp).second)
+            spdlog::warn("pid {}: two calls left at sp {:#x}: the first listed wins", proc.pid,
+                         r.entry_sp);
+    uint64_t table_at = detached_table_in_page(proc.trampoline, left.size());
+    if (table_at == 0) {
+        // More than the page holds after the stub: a read-only mapping of
+        // its own, which stays too.
+        constexpr uint64_t kPage = 4096;
+        uint64_t size = (host::detached_return_table(left).size() + kPage - 1) & ~(kPage - 1);
+        Result<int64_t> r = make_error(ErrorKind::Internal, "no thread to run mmap on");
+        if (scope) r = scope->call(SYS_mmap, {0, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, ~0ull, 0});
+        if (!r || *r < 0) {
+            spdlog::error("pid {}: no memory for {} detached returns: those calls will trap",
+                          proc.pid, left.size());
+            return 0;
+        }
+        table_at = static_cast<uint64_t>(*r);
+    }
+    if (auto w = write_detached_returns(*proc.mem, proc.trampoline, table_at, left); !w) {
+        spdlog::error("pid {}: writing the detached returns: {}", proc.pid, w.error().message);
+        return 0;
+    }
+    counters_.detached_returns += left.size();
+    spdlog::info("pid {}: {} calls hold a signed trampoline address; the page at {:#x} stays "
+                 "mapped to return them (table at {:#x}); a return that finds no entry "
+                 "there raises SIGTRAP",
+                 proc.pid, left.size(), proc.trampoline, table_at);
+    return proc.trampoline;
 }
 
 Result<void> Engine::detach(pid_t pid) {

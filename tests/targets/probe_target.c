@@ -80,6 +80,16 @@ static void wait_for_signal(int sig) {
     while (sigwait(&set, &got) != 0 || got != sig) {}
 }
 
+// Forks inside a probed call: the child returns from its copy of the call
+// too ("forkin" mode), then exits with a code the parent returns.
+NOINLINE long fork_inside(long i) {
+    pid_t child = fork();
+    if (child == 0) return 1000 + i;
+    int st = 0;
+    waitpid(child, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+}
+
 static volatile sig_atomic_t handler_calls;
 static void on_usr1(int sig) {
     (void)sig;
@@ -200,6 +210,12 @@ int main(int argc, char** argv) {
         for (long t = 0; t < nthreads; ++t) {
             pthread_join(th[t], NULL);
             printf("blocked %ld = %ld\n", t, blocked_results[t]);
+        }
+    } else if (!strcmp(mode, "forkin")) {
+        for (long i = 0; i < n; ++i) {
+            long r = fork_inside(i);
+            if (r >= 1000) _exit((int)(r - 1000 + 10));
+            printf("forkin %ld -> %ld\n", i, r);
         }
     } else if (!strcmp(mode, "fork")) {
         // Children (fork and vfork) call the probed function and exit with its result.
