@@ -1,6 +1,7 @@
 // The engine against real spawned targets: single thread, recursion, every
 // build variant, libc functions.
 #include "tests/integration/pointer_auth.h"
+#include "tests/integration/probed_run.h"
 #include "tests/integration/trace_session.h"
 
 #include "arch/host.h"
@@ -123,28 +124,16 @@ TEST_CASE("a tail call between two return-probed functions returns where the cal
     // At -O2 tail_caller ends in `b`/`jmp tail_callee`: tail_callee starts
     // with our trampoline as its return address (it returned there again,
     // found no frame and the program got SIGTRAP).
-    const std::string exe = target_path("probe_target_pie_O2");
     TraceSession s;
-    std::string out = temp_path("tail");
-    auto pid = s.engine.spawn({exe, "tail", "200"}, output_to(out));
-    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    auto caller = s.engine.add_probe(probe_spec(*pid, "tail_caller", ProbeKind::Call));
-    REQUIRE_MESSAGE(caller.ok(), caller.error().message);
-    auto callee = s.engine.add_probe(probe_spec(*pid, "tail_callee", ProbeKind::Call));
-    REQUIRE_MESSAGE(callee.ok(), callee.error().message);
-    REQUIRE(s.engine.resume(*pid).ok());
-    int st = s.run_until_exit(*pid);
-    REQUIRE(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-    CHECK(read_file(out) == run_untraced({exe, "tail", "200"}));
-    CHECK(s.entries_of(caller->id).size() == 200);
-    auto rets = s.returns_of(callee->id);
+    auto ids = run_like_untraced(s, {target_path("probe_target_pie_O2"), "tail", "200"},
+                                 {"tail_caller", "tail_callee"});
+    CHECK(s.entries_of(ids[0]).size() == 200);
+    auto rets = s.returns_of(ids[1]);
     REQUIRE(rets.size() == 200);
     for (size_t i = 0; i < rets.size(); ++i) {
         CHECK(rets[i].exit == ExitKind::Return);
         CHECK(*rets[i].retval == (i + 1) * 5);
     }
-    unlink(out.c_str());
 }
 
 TEST_CASE("libc:getpid returns the target's own pid") {

@@ -4,6 +4,7 @@
 // return to their callers without us (daemon/detached_returns.h). On x86_64
 // and arm64 without PAC the same tests check the plain restore.
 #include "tests/integration/pointer_auth.h"
+#include "tests/integration/probed_run.h"
 #include "tests/integration/trace_session.h"
 
 #include <doctest/doctest.h>
@@ -125,25 +126,14 @@ TEST_CASE("a fork child released inside signed frames returns from them without 
     const std::string exe = target_path("probe_target_pie_O0");
 #endif
     constexpr int kForks = 5;
-    const std::string expected = run_untraced({exe, "forkin", std::to_string(kForks)});
-    REQUIRE(expected.find("forkin 4 -> 14") != std::string::npos);
     TraceSession s;
-    std::string out = temp_path("forkin");
-    auto pid = s.engine.spawn({exe, "forkin", std::to_string(kForks)}, output_to(out));
-    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
-    auto probe = s.engine.add_probe(probe_spec(*pid, "fork_inside", ProbeKind::Call));
-    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
-    REQUIRE(s.engine.resume(*pid).ok());
-    int st = s.run_until_exit(*pid);
-    REQUIRE(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-    // Each child exited with its own code, not SIGTRAP from our page.
-    CHECK(read_file(out) == expected);
-    auto rets = s.returns_of(probe->id);
+    // Each child exited with its own code (printed by the parent), not
+    // SIGTRAP from our page.
+    auto ids = run_like_untraced(s, {exe, "forkin", std::to_string(kForks)}, {"fork_inside"});
+    auto rets = s.returns_of(ids[0]);
     REQUIRE(rets.size() == kForks);
     for (const CallEvent& r : rets) CHECK(r.exit == ExitKind::Return);
     const uint64_t children = s.engine.counters().detached_fork_children;
     if (pointer_auth_active()) CHECK(children == kForks);
     else CHECK(children == 0);
-    unlink(out.c_str());
 }
