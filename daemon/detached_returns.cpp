@@ -18,8 +18,7 @@ constexpr uint64_t kEntryBytes = 16;
 std::vector<arch::DetachedReturn> signed_pending_calls(MemoryAccess& mem, pid_t tid,
                                                       std::span<const ShadowFrame> frames,
                                                       const host::Regs& regs,
-                                                      uint64_t trampoline,
-                                                      const std::vector<bool>& live) {
+                                                      uint64_t trampoline) {
     std::vector<arch::DetachedReturn> out;
     if (!host::kDetachedReturnsNeeded || trampoline == 0) return out;
     const uint64_t pac_mask = host::pac_code_mask(tid);
@@ -28,10 +27,8 @@ std::vector<arch::DetachedReturn> signed_pending_calls(MemoryAccess& mem, pid_t 
     // and spills it into its own frame), ignoring the authentication code.
     auto spots = locate_returns(
         mem, frames, regs,
-        [&](const ShadowFrame& f) -> std::optional<uint64_t> {
-            size_t i = static_cast<size_t>(&f - frames.data());
-            if (!f.hijacked || live[i]) return std::nullopt;
-            return trampoline;
+        [&](const ShadowFrame& f) {
+            return f.hijacked ? std::optional<uint64_t>(trampoline) : std::nullopt;
         },
         pac_mask);
     std::vector<bool> found(frames.size());

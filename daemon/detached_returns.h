@@ -16,15 +16,16 @@
 
 namespace probed {
 
-// The frames of `frames` (a thread's, oldest first; none of them found in
-// plain form, per `live`) that keep the trampoline address only signed,
-// as {entry sp, true return address}, newest first. `regs` and `tid` are
-// the thread's (its PAC mask; none without pointer authentication).
+// The frames of `frames` (a thread's, oldest first) that keep a signed copy
+// of the trampoline address, as {entry sp, true return address}, newest
+// first. Call it once the plain copies are put back: a frame may hold both
+// (autiasp left the plain value in x30, the signed one stays in its frame
+// record), and either may be the one it returns through. `regs` and `tid`
+// are the thread's (its PAC mask; none without pointer authentication).
 std::vector<arch::DetachedReturn> signed_pending_calls(MemoryAccess& mem, pid_t tid,
                                                       std::span<const ShadowFrame> frames,
                                                       const arch::host::Regs& regs,
-                                                      uint64_t trampoline,
-                                                      const std::vector<bool>& live);
+                                                      uint64_t trampoline);
 
 // Where the table goes when it fits in the trampoline's page; 0 otherwise.
 uint64_t detached_table_in_page(uint64_t trampoline, size_t entries);

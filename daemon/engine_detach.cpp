@@ -222,10 +222,10 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
             if (f.hijacked) (void)write_return(*proc.mem, regs, spot, f.return_address);
         }
         if (got) (void)host::set_changed_regs(tid, before, regs);
-        // The rest are gone (longjmp), or hold the trampoline address signed
-        // by pointer authentication, which we can neither write over nor
-        // sign ourselves: those still return to the trampoline.
-        auto signed_only = signed_pending_calls(*proc.mem, tid, frames, regs, proc.trampoline, live);
+        // Copies signed by pointer authentication we can neither write over
+        // nor sign ourselves: those calls still return to the trampoline.
+        // The frames found in neither form are gone (longjmp).
+        auto signed_only = signed_pending_calls(*proc.mem, tid, frames, regs, proc.trampoline);
         left.insert(left.end(), signed_only.begin(), signed_only.end());
         for (size_t i = frames.size(); i-- > 0;) {
             bool pending = live[i];

@@ -109,15 +109,12 @@ void Engine::scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid
     auto spots = locate_returns(*mem, frames, regs, [&](const ShadowFrame&) {
         return std::optional<uint64_t>(proc.trampoline);
     });
-    std::vector<bool> live(frames.size());
-    for (const ReturnSpot& spot : spots) {
-        live[spot.frame] = true;
+    for (const ReturnSpot& spot : spots)
         (void)write_return(*mem, regs, spot, frames[spot.frame].return_address);
-    }
     if (got) (void)arch::host::set_changed_regs(child, before, regs);
-    // Calls that hold only a signed copy (pointer authentication) return
+    // Calls that hold a signed copy (pointer authentication) may return
     // through the child's copy of our page, rewritten for them as at detach.
-    auto left = signed_pending_calls(*mem, child, frames, regs, proc.trampoline, live);
+    auto left = signed_pending_calls(*mem, child, frames, regs, proc.trampoline);
     if (!left.empty()) {
         uint64_t table_at = detached_table_in_page(proc.trampoline, left.size());
         Result<void> w = make_error(ErrorKind::Internal, std::to_string(left.size()) +
