@@ -225,11 +225,12 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
         // Copies signed by pointer authentication we can neither write over
         // nor sign ourselves: those calls still return to the trampoline.
         // The frames found in neither form are gone (longjmp).
-        auto signed_only = signed_pending_calls(*proc.mem, tid, frames, regs, proc.trampoline);
-        left.insert(left.end(), signed_only.begin(), signed_only.end());
+        auto signed_calls = signed_pending_calls(*proc.mem, tid, frames, regs, proc.trampoline);
+        left.insert(left.end(), signed_calls.begin(), signed_calls.end());
         for (size_t i = frames.size(); i-- > 0;) {
             bool pending = live[i];
-            for (const arch::DetachedReturn& r : signed_only) pending |= r.entry_sp == frames[i].entry_sp;
+            for (const arch::DetachedReturn& r : signed_calls)
+                pending |= r.entry_sp == frames[i].entry_sp;
             report_return(proc, t, frames[i], pending ? ExitKind::Detach : ExitKind::Longjmp,
                           nullptr, now);
         }
@@ -251,7 +252,8 @@ uint64_t Engine::leave_detached_returns(ProcessState& proc, RemoteSyscall* scope
         constexpr uint64_t kPage = 4096;
         uint64_t size = (host::detached_return_table(left).size() + kPage - 1) & ~(kPage - 1);
         Result<int64_t> r = make_error(ErrorKind::Internal, "no thread to run mmap on");
-        if (scope) r = scope->call(SYS_mmap, {0, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, ~0ull, 0});
+        if (scope)
+            r = scope->call(SYS_mmap, {0, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, ~0ull, 0});
         if (!r || *r < 0) {
             spdlog::error("pid {}: no memory for {} detached returns: those calls will trap",
                           proc.pid, left.size());
@@ -292,7 +294,8 @@ Result<void> Engine::detach(pid_t pid) {
         ThreadState& t = proc->threads.count(pid) ? proc->threads[pid] : proc->threads.begin()->second;
         auto scope = RemoteSyscall::begin(*proc, t);
         // The trampoline's page stays when calls still return through it.
-        uint64_t kept = left.empty() ? 0 : leave_detached_returns(*proc, scope ? &*scope : nullptr, left);
+        uint64_t kept =
+            left.empty() ? 0 : leave_detached_returns(*proc, scope ? &*scope : nullptr, left);
         if (scope) {
             for (uint64_t page : proc->slots->pages()) {
                 if (page == kept) continue;

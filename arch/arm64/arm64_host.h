@@ -97,7 +97,7 @@ inline uint64_t pac_code_mask(pid_t tid) {
 // we cannot restore at detach: such calls get a return path of their own,
 // left in the trampoline's page (arm64_detached_return.h).
 constexpr bool kDetachedReturnsNeeded = true;
-// detached_return_stub, detached_return_table, kDetachedStubBytes and
+// detached_return_stub, detached_return_table and
 // detached_table_after_stub come from arm64_detached_return.h.
 // The caller's registers as `ret` at a function's first instruction would
 // leave them: the PC is the return address, sp does not move.

@@ -84,7 +84,6 @@ inline uint64_t pac_code_mask(pid_t) { return 0; }
 // only so the engine compiles the same on both hosts; it never calls them
 // while kDetachedReturnsNeeded is false.
 constexpr bool kDetachedReturnsNeeded = false;
-constexpr uint64_t kDetachedStubBytes = 0;
 constexpr uint64_t detached_table_after_stub(uint64_t stub) { return stub; }
 inline std::vector<uint8_t> detached_return_stub(uint64_t, uint64_t) { return {}; }
 inline std::vector<uint8_t> detached_return_table(std::span<const DetachedReturn>) { return {}; }
