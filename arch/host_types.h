@@ -53,4 +53,12 @@ struct ReturnSearch {
     bool link_register = false;
 };
 
+// A call still pending at detach whose return we could not put back (a
+// signed copy of the trampoline address, arm64 with pointer authentication):
+// the return path left behind finds its true return address by its entry sp.
+struct DetachedReturn {
+    uint64_t entry_sp = 0;
+    uint64_t return_address = 0;
+};
+
 } // namespace probed::arch

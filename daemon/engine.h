@@ -68,7 +68,16 @@ struct EngineCounters {
     // trampoline before its trap ran) and moved out: tests use it to prove
     // they detached under fire, not only between calls.
     uint64_t detach_in_page = 0;
+    // Calls a detach left to return through the stub it put at the
+    // trampoline (arm64 with pointer authentication): tests use it to prove
+    // the CPU really signed return addresses.
+    uint64_t detached_returns = 0;
+    // Fork children released with such calls pending, their copy of the
+    // trampoline rewritten the same way.
+    uint64_t detached_fork_children = 0;
 };
+
+class RemoteSyscall;
 
 class Engine {
 public:
@@ -212,7 +221,15 @@ private:
     bool wait_tid(pid_t tid, int& raw);
     void reap_ready_stops();
     void move_out_of_slots(ProcessState& proc);
-    void restore_return_addresses(ProcessState& proc);
+    // Puts back every hijacked return address it can find; returns the
+    // calls that will still return to the trampoline.
+    std::vector<arch::DetachedReturn> restore_return_addresses(ProcessState& proc);
+    // Turns the trampoline into a return path that needs no tracer for
+    // `left` (daemon/detached_returns.h); returns the page that must stay
+    // mapped (0: none could be made). `scope` (null if none could be had)
+    // maps room for a table too big for the page.
+    uint64_t leave_detached_returns(ProcessState& proc, RemoteSyscall* scope,
+                                    const std::vector<arch::DetachedReturn>& left);
 
     EventQueue& events_;
     UniqueFd sigchld_fd_;

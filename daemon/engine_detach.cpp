@@ -4,10 +4,12 @@
 
 #include "common/monotonic_clock.h"
 #include "arch/host.h"
+#include "daemon/detached_returns.h"
 #include "daemon/remote_syscall.h"
 #include "daemon/return_locator.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -199,8 +201,9 @@ void Engine::move_out_of_slots(ProcessState& proc) {
     }
 }
 
-void Engine::restore_return_addresses(ProcessState& proc) {
+std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState& proc) {
     uint64_t now = monotonic_ns();
+    std::vector<arch::DetachedReturn> left;
     for (auto& [tid, t] : proc.threads) {
         auto frames = t.shadow.take_all();
         spdlog::debug("tid {}: restoring {} hijacked return addresses", tid, frames.size());
@@ -219,10 +222,55 @@ void Engine::restore_return_addresses(ProcessState& proc) {
             if (f.hijacked) (void)write_return(*proc.mem, regs, spot, f.return_address);
         }
         if (got) (void)host::set_changed_regs(tid, before, regs);
-        for (size_t i = frames.size(); i-- > 0;)
-            report_return(proc, t, frames[i], live[i] ? ExitKind::Detach : ExitKind::Longjmp,
+        // Copies signed by pointer authentication we can neither write over
+        // nor sign ourselves: those calls still return to the trampoline.
+        // The frames found in neither form are gone (longjmp).
+        auto signed_calls = signed_pending_calls(*proc.mem, tid, frames, regs, proc.trampoline);
+        left.insert(left.end(), signed_calls.begin(), signed_calls.end());
+        for (size_t i = frames.size(); i-- > 0;) {
+            bool pending = live[i];
+            for (const arch::DetachedReturn& r : signed_calls)
+                pending |= r.entry_sp == frames[i].entry_sp;
+            report_return(proc, t, frames[i], pending ? ExitKind::Detach : ExitKind::Longjmp,
                           nullptr, now);
+        }
     }
+    return left;
+}
+
+uint64_t Engine::leave_detached_returns(ProcessState& proc, RemoteSyscall* scope,
+                                        const std::vector<arch::DetachedReturn>& left) {
+    std::set<uint64_t> sps;
+    for (const arch::DetachedReturn& r : left)
+        if (!sps.insert(r.entry_sp).second)
+            spdlog::warn("pid {}: two calls left at sp {:#x}: the first listed wins", proc.pid,
+                         r.entry_sp);
+    uint64_t table_at = detached_table_in_page(proc.trampoline, left.size());
+    if (table_at == 0) {
+        // More than the page holds after the stub: a read-only mapping of
+        // its own, which stays too.
+        constexpr uint64_t kPage = 4096;
+        uint64_t size = (host::detached_return_table(left).size() + kPage - 1) & ~(kPage - 1);
+        Result<int64_t> r = make_error(ErrorKind::Internal, "no thread to run mmap on");
+        if (scope)
+            r = scope->call(SYS_mmap, {0, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, ~0ull, 0});
+        if (!r || *r < 0) {
+            spdlog::error("pid {}: no memory for {} detached returns: those calls will trap",
+                          proc.pid, left.size());
+            return 0;
+        }
+        table_at = static_cast<uint64_t>(*r);
+    }
+    if (auto w = write_detached_returns(*proc.mem, proc.trampoline, table_at, left); !w) {
+        spdlog::error("pid {}: writing the detached returns: {}", proc.pid, w.error().message);
+        return 0;
+    }
+    counters_.detached_returns += left.size();
+    spdlog::info("pid {}: {} calls hold a signed trampoline address; the page at {:#x} stays "
+                 "mapped to return them (table at {:#x}); a return that finds no entry "
+                 "there raises SIGTRAP",
+                 proc.pid, left.size(), proc.trampoline, table_at);
+    return proc.trampoline;
 }
 
 Result<void> Engine::detach(pid_t pid) {
@@ -239,14 +287,18 @@ Result<void> Engine::detach(pid_t pid) {
     if (auto r = proc->breakpoints->remove_all(*proc->mem); !r)
         spdlog::warn("pid {}: restoring code: {}", pid, r.error().message);
     move_out_of_slots(*proc);
-    restore_return_addresses(*proc);
+    auto left = restore_return_addresses(*proc);
     proc->sites.clear();
 
     if (!proc->threads.empty() && !proc->slots->pages().empty()) {
         ThreadState& t = proc->threads.count(pid) ? proc->threads[pid] : proc->threads.begin()->second;
         auto scope = RemoteSyscall::begin(*proc, t);
+        // The trampoline's page stays when calls still return through it.
+        uint64_t kept =
+            left.empty() ? 0 : leave_detached_returns(*proc, scope ? &*scope : nullptr, left);
         if (scope) {
             for (uint64_t page : proc->slots->pages()) {
+                if (page == kept) continue;
                 auto r = scope->call(SYS_munmap, {page, 4096});
                 if (!r || *r != 0) spdlog::warn("pid {}: munmap {:#x} failed", pid, page);
             }

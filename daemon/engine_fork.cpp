@@ -6,6 +6,7 @@
 #include "daemon/engine.h"
 
 #include "arch/host.h"
+#include "daemon/detached_returns.h"
 #include "daemon/return_locator.h"
 
 #include <spdlog/spdlog.h>
@@ -111,6 +112,19 @@ void Engine::scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid
     for (const ReturnSpot& spot : spots)
         (void)write_return(*mem, regs, spot, frames[spot.frame].return_address);
     if (got) (void)arch::host::set_changed_regs(child, before, regs);
+    // Calls that hold a signed copy (pointer authentication) may return
+    // through the child's copy of our page, rewritten for them as at detach.
+    auto left = signed_pending_calls(*mem, child, frames, regs, proc.trampoline);
+    if (!left.empty()) {
+        uint64_t table_at = detached_table_in_page(proc.trampoline, left.size());
+        Result<void> w = make_error(ErrorKind::Internal, std::to_string(left.size()) +
+                                                             " calls do not fit in the page");
+        if (table_at != 0) w = write_detached_returns(*mem, proc.trampoline, table_at, left);
+        if (w) ++counters_.detached_fork_children;
+        else
+            spdlog::error("fork child {}: {} signed calls pending will trap: {}", child,
+                          left.size(), w.error().message);
+    }
     for (const auto& [addr, site] : proc.sites) {
         auto original = proc.breakpoints->original(addr);
         if (auto r = mem->write(addr, original); !r)

@@ -51,6 +51,20 @@ int fault_code(int sig) {
     return SEGV_MAPERR;
 }
 
+// The true return address of the frame a tail call at entry_sp took over:
+// found dead at this very hit (its key is the callee's), or still on the
+// shadow stack when the hit did not count as a call.
+std::optional<uint64_t> tail_caller_return(const ThreadState& t,
+                                           const std::vector<ShadowFrame>& dead,
+                                           uint64_t entry_sp) {
+    for (const ShadowFrame& f : dead)
+        if (f.entry_sp == entry_sp) return f.return_address;
+    if (auto r = t.shadow.return_address_for(entry_sp)) return r;
+    spdlog::warn("tid {}: entered with our trampoline as return address and no frame at sp {:#x}",
+                 t.tid, entry_sp);
+    return std::nullopt;
+}
+
 } // namespace
 
 void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, host::Regs& regs) {
@@ -92,8 +106,8 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     }
 
     PendingWrites writes;
+    std::vector<ShadowFrame> dead;
     if (!t.shadow.empty()) {
-        std::vector<ShadowFrame> dead;
         t.shadow.pop_dead(sp, kStackSpan, site.function_entry, dead);
         for (const auto& f : dead) report_return(proc, t, f, abandoned_exit(t), nullptr, ts);
     }
@@ -103,6 +117,14 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
         if (hijack) {
             frame.return_address = hijack->true_return;
             frame.entry_sp = hijack->entry_sp;
+            // A tail call from a hijacked function (its epilogue, then `b` or
+            // `jmp`) arrives with our trampoline as its return address, kept
+            // where the caller's was: it returns where the caller would have.
+            // Resuming at the trampoline instead would trap again with no
+            // frame left.
+            if (frame.return_address == proc.trampoline && proc.trampoline != 0)
+                frame.return_address = tail_caller_return(t, dead, frame.entry_sp)
+                                           .value_or(frame.return_address);
             t.shadow.push(frame);
             pushed = true;
             SPDLOG_TRACE("tid {}: hijacked return to {:#x} at sp {:#x}, depth {}", t.tid,

@@ -30,7 +30,7 @@ std::optional<uint64_t> newer_bound(std::span<const ShadowFrame> frames, size_t 
 }
 
 void search_memory(MemoryAccess& mem, size_t frame, uint64_t lo, uint64_t hi, uint64_t value,
-                   std::vector<ReturnSpot>& out) {
+                   uint64_t ignore_bits, std::vector<ReturnSpot>& out) {
     if (lo >= hi) return;
     if (hi - lo > kMaxSearch) {
         spdlog::warn("frame at sp {:#x}: {} bytes of stack is too much to search", hi, hi - lo);
@@ -41,14 +41,15 @@ void search_memory(MemoryAccess& mem, size_t frame, uint64_t lo, uint64_t hi, ui
     for (size_t off = 0; off < bytes.size(); off += 8) {
         uint64_t word;
         std::memcpy(&word, bytes.data() + off, sizeof word);
-        if (word == value) out.push_back({frame, false, lo + off});
+        if ((word & ~ignore_bits) == value) out.push_back({frame, false, lo + off});
     }
 }
 
 } // namespace
 
 std::vector<ReturnSpot> locate_returns(MemoryAccess& mem, std::span<const ShadowFrame> frames,
-                                       const host::Regs& regs, const WantedValue& wanted) {
+                                       const host::Regs& regs, const WantedValue& wanted,
+                                       uint64_t ignore_bits) {
     std::vector<ReturnSpot> out;
     const uint64_t sp = host::stack_pointer_of(regs);
     for (size_t i = 0; i < frames.size(); ++i) {
@@ -60,9 +61,9 @@ std::vector<ReturnSpot> locate_returns(MemoryAccess& mem, std::span<const Shadow
         // (x86_64 ignores it); with none, only the register is searched.
         auto search = host::return_search(frames[i].entry_sp, bound.value_or(frames[i].entry_sp),
                                           newest);
-        if (search.link_register && host::link_register(regs) == *value)
+        if (search.link_register && (host::link_register(regs) & ~ignore_bits) == *value)
             out.push_back({i, true, 0});
-        search_memory(mem, i, search.lo, search.hi, *value, out);
+        search_memory(mem, i, search.lo, search.hi, *value, ignore_bits, out);
     }
     return out;
 }

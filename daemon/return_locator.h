@@ -29,9 +29,11 @@ using WantedValue = std::function<std::optional<uint64_t>(const ShadowFrame&)>;
 // `wanted` gives it. `regs` are the thread's current registers: its stack
 // pointer bounds the newest frame's search and its link register may hold
 // the newest frame's value. A value stored more than once is found at each
-// place.
+// place. Bits set in `ignore_bits` do not count in the comparison: the
+// pointer authentication code of a signed copy (arch::host::pac_code_mask).
 std::vector<ReturnSpot> locate_returns(MemoryAccess& mem, std::span<const ShadowFrame> frames,
-                                       const arch::host::Regs& regs, const WantedValue& wanted);
+                                       const arch::host::Regs& regs, const WantedValue& wanted,
+                                       uint64_t ignore_bits = 0);
 
 // Writes `value` at `spot`: into regs for a register spot (the caller sets
 // the registers), into memory otherwise.

@@ -67,10 +67,11 @@ if [ "$arm64" = 1 ]; then
   run_arm64
   # The VM's CPU runs without pointer authentication (emulating it costs
   # every test); the tests whose targets sign return addresses run again on
-  # a CPU that checks them.
+  # a CPU that checks them, and must find it checking (PROBED_ARM64_EXPECT_PAC).
   echo
   echo "arm64 with pointer authentication (PROBED_ARM64_CPU=max,pauth-impdef=on):"
-  PROBED_ARM64_CPU=max,pauth-impdef=on run_arm64 engine_basic engine_kinds
+  PROBED_ARM64_EXPECT_PAC=1 PROBED_ARM64_CPU=max,pauth-impdef=on \
+    run_arm64 engine_basic engine_kinds engine_detach_signed
 fi
 
 echo

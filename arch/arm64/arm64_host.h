@@ -2,6 +2,7 @@
 // The arm64 side of the engine's architecture interface (arch/host.h): the
 // same names x86_host.h provides, built from the arm64 backend.
 #include "arch/arm64/arm64_decoder.h"
+#include "arch/arm64/arm64_detached_return.h"
 #include "arch/arm64/arm64_dwarf_regs.h"
 #include "arch/arm64/arm64_machine.h"
 #include "arch/arm64/arm64_ptrace.h"
@@ -92,6 +93,12 @@ inline uint64_t pac_code_mask(pid_t tid) {
     auto m = get_pac_code_mask(tid);
     return m ? *m : 0;
 }
+// A callee signing the hijacked x30 (pointer authentication) keeps a copy
+// we cannot restore at detach: such calls get a return path of their own,
+// left in the trampoline's page (arm64_detached_return.h).
+constexpr bool kDetachedReturnsNeeded = true;
+// detached_return_stub, detached_return_table and
+// detached_table_after_stub come from arm64_detached_return.h.
 // The caller's registers as `ret` at a function's first instruction would
 // leave them: the PC is the return address, sp does not move.
 inline void return_at_entry(Regs& regs, uint64_t return_address) {

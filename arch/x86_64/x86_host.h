@@ -79,6 +79,14 @@ constexpr bool kFramePointerFallbackHandlesEntry = false;
 constexpr bool kFramePointerFallbackReadsAhead = false;
 // No pointer authentication on x86_64.
 inline uint64_t pac_code_mask(pid_t) { return 0; }
+// Not needed on x86_64: a hijacked return address is a plain stack word,
+// always found and put back at detach, so nothing stays behind. These exist
+// only so the engine compiles the same on both hosts; it never calls them
+// while kDetachedReturnsNeeded is false.
+constexpr bool kDetachedReturnsNeeded = false;
+constexpr uint64_t detached_table_after_stub(uint64_t stub) { return stub; }
+inline std::vector<uint8_t> detached_return_stub(uint64_t, uint64_t) { return {}; }
+inline std::vector<uint8_t> detached_return_table(std::span<const DetachedReturn>) { return {}; }
 // return_at_entry (x86_machine.h): the caller's registers as `ret` at a
 // function's first instruction would leave them.
 

@@ -1,5 +1,7 @@
 // The engine against real spawned targets: single thread, recursion, every
 // build variant, libc functions.
+#include "tests/integration/pointer_auth.h"
+#include "tests/integration/probed_run.h"
 #include "tests/integration/trace_session.h"
 
 #include "arch/host.h"
@@ -15,6 +17,10 @@
 using namespace probed;
 using namespace probed::testing;
 
+
+TEST_CASE("pointer authentication is on where the test run expects it") {
+    require_expected_pointer_auth();
+}
 
 TEST_CASE("single-thread loop: every call reported with args and return value") {
     std::vector<const char*> variants = {"probe_target_pie_O0", "probe_target_pie_O2",
@@ -112,6 +118,22 @@ TEST_CASE("an entry probe on a function's second instruction, under a pending re
     }
     CHECK(s.entries_of(inner->id).size() == 500);
     unlink(out.c_str());
+}
+
+TEST_CASE("a tail call between two return-probed functions returns where the caller would") {
+    // At -O2 tail_caller ends in `b`/`jmp tail_callee`: tail_callee starts
+    // with our trampoline as its return address (it returned there again,
+    // found no frame and the program got SIGTRAP).
+    TraceSession s;
+    auto ids = run_like_untraced(s, {target_path("probe_target_pie_O2"), "tail", "200"},
+                                 {"tail_caller", "tail_callee"});
+    CHECK(s.entries_of(ids[0]).size() == 200);
+    auto rets = s.returns_of(ids[1]);
+    REQUIRE(rets.size() == 200);
+    for (size_t i = 0; i < rets.size(); ++i) {
+        CHECK(rets[i].exit == ExitKind::Return);
+        CHECK(*rets[i].retval == (i + 1) * 5);
+    }
 }
 
 TEST_CASE("libc:getpid returns the target's own pid") {

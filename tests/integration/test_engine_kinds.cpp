@@ -1,5 +1,6 @@
 // Each first-instruction kind the engine simulates or runs out of line, in a
 // real program whose result proves the instruction had its exact effect.
+#include "tests/integration/pointer_auth.h"
 #include "tests/integration/trace_session.h"
 
 #include <doctest/doctest.h>
@@ -114,6 +115,10 @@ constexpr const char* kRefusedText = "exclusive";
 #endif
 
 } // namespace
+
+TEST_CASE("pointer authentication is on where the test run expects it") {
+    require_expected_pointer_auth();
+}
 
 TEST_CASE("every simulated, boosted and stepped first instruction keeps the program correct") {
     constexpr int kCalls = 25;

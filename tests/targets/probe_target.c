@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <sys/wait.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,12 @@ NOINLINE long deep(long n) {
 
 NOINLINE long jumper(long n) { return deep(n) + 1; }
 
+NOINLINE long tail_callee(long n) { return n * 5; }
+
+// Optimised, a tail call: its epilogue, then `b`/`jmp tail_callee`, which
+// returns straight to tail_caller's caller.
+NOINLINE long tail_caller(long n) { return tail_callee(n + 1); }
+
 NOINLINE double halve(long n) { return (double)n / 2.0; }
 
 // Sleeps inside a probed function, so a detach finds calls in flight.
@@ -42,6 +49,45 @@ NOINLINE long napper(long n) {
     struct timespec ts = {0, 20 * 1000000L};
     while (nanosleep(&ts, &ts) != 0) {}
     return n * 2;
+}
+
+// Blocks inside two nested probed calls until main writes to the pipe, so a
+// detach finds calls pending in every thread ("blocked" mode).
+static int block_pipe[2];
+
+NOINLINE long blocked_inner(long i) {
+    char c = 0;
+    while (read(block_pipe[0], &c, 1) != 1) {}
+    return i * 7 + (c == 'x');
+}
+
+NOINLINE long blocked_outer(long i) { return blocked_inner(i) * 2 + 1; }
+
+static long blocked_results[64];
+
+static void* blocked_thread(void* p) {
+    long i = (long)(intptr_t)p;
+    blocked_results[i] = blocked_outer(i);
+    return NULL;
+}
+
+// Waits for one signal of those blocked in every thread.
+static void wait_for_signal(int sig) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    int got = 0;
+    while (sigwait(&set, &got) != 0 || got != sig) {}
+}
+
+// Forks inside a probed call: the child returns from its copy of the call
+// too ("forkin" mode), then exits with a code the parent returns.
+NOINLINE long fork_inside(long i) {
+    pid_t child = fork();
+    if (child == 0) return 1000 + i;
+    int st = 0;
+    waitpid(child, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
 }
 
 static volatile sig_atomic_t handler_calls;
@@ -130,6 +176,10 @@ int main(int argc, char** argv) {
             else sum += 1000;
         }
         printf("longjmp %ld sum %ld\n", n, (long)sum);
+    } else if (!strcmp(mode, "tail")) {
+        long sum = 0;
+        for (long i = 0; i < n; ++i) sum += tail_caller(i);
+        printf("tail %ld sum %ld\n", n, sum);
     } else if (!strcmp(mode, "float")) {
         double sum = 0;
         for (long i = 0; i < n; ++i) sum += halve(i);
@@ -139,6 +189,34 @@ int main(int argc, char** argv) {
         long sum = 0;
         for (long i = 0; i < n; ++i) sum += napper(i);
         printf("nap %ld sum %ld\n", n, sum);
+    } else if (!strcmp(mode, "blocked")) {
+        // n threads enter blocked_outer -> blocked_inner on SIGUSR1 and stay
+        // there until SIGUSR2; each result depends only on its index.
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        sigaddset(&set, SIGUSR2);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        if (pipe(block_pipe) != 0) return 1;
+        printf("ready %d\n", getpid());
+        wait_for_signal(SIGUSR1);
+        pthread_t th[64];
+        long nthreads = n < 64 ? n : 64;
+        for (long t = 0; t < nthreads; ++t)
+            pthread_create(&th[t], NULL, blocked_thread, (void*)(intptr_t)t);
+        wait_for_signal(SIGUSR2);
+        for (long t = 0; t < nthreads; ++t)
+            if (write(block_pipe[1], "x", 1) != 1) return 1;
+        for (long t = 0; t < nthreads; ++t) {
+            pthread_join(th[t], NULL);
+            printf("blocked %ld = %ld\n", t, blocked_results[t]);
+        }
+    } else if (!strcmp(mode, "forkin")) {
+        for (long i = 0; i < n; ++i) {
+            long r = fork_inside(i);
+            if (r >= 1000) _exit((int)(r - 1000 + 10));
+            printf("forkin %ld -> %ld\n", i, r);
+        }
     } else if (!strcmp(mode, "fork")) {
         // Children (fork and vfork) call the probed function and exit with its result.
         volatile long ok = 0;
