@@ -20,6 +20,8 @@ struct MemoryStore {
 
 // Reads `size` (4 or 8) bytes of tracee memory, little-endian, zero-extended.
 using WordReader = std::function<Result<uint64_t>(uint64_t address, unsigned size)>;
+// The trampoline address to put in place of a return address, given it.
+using TrampolineFor = std::function<uint64_t(uint64_t true_return)>;
 
 // What running a displaced instruction in place (simulate) or fixing up after
 // a single-step asks of the engine.

@@ -160,6 +160,9 @@ private:
     // Places insn in a slot; the architecture may change its strategy there
     // (arm64 steps an instruction whose slot is out of reach of a branch back).
     Result<uint64_t> slot_for(ProcessState& proc, arch::host::DecodedInsn& insn);
+    // The trampoline a call returning to `target` gets: its dedicated one,
+    // made now in a free slot if there is room, else the generic one.
+    uint64_t trampoline_for_return(ProcessState& proc, uint64_t target);
     // The site at target.address, armed now if it is new; `label` names the
     // target in errors.
     Result<ProbeSite*> arm_site(ProcessState& proc, const ResolvedTarget& target,

@@ -50,7 +50,7 @@ bool Engine::interrupted_on_our_trap(ProcessState& proc, pid_t tid) {
     uint64_t bp = host::breakpoint_address_from_pc(host::pc_of(*regs));
     auto it = proc.threads.find(tid);
     bool stepping = it != proc.threads.end() && it->second.run == ThreadState::Run::Stepping;
-    bool ours = (bp == proc.trampoline && bp != 0) || proc.sites.count(bp) || stepping;
+    bool ours = proc.trampolines.is_trampoline(bp) || proc.sites.count(bp) || stepping;
     return ours && sigtrap_pending(tid);
 }
 
@@ -159,7 +159,7 @@ void Engine::move_out_of_slots(ProcessState& proc) {
     for (auto& [tid, t] : proc.threads) {
         auto regs = host::get_regs(tid);
         if (!regs) continue;
-        if (host::pc_of(*regs) == proc.trampoline && proc.trampoline != 0) {
+        if (proc.trampolines.is_trampoline(host::pc_of(*regs))) {
             // `ret` landed on the trampoline but its trap has not run yet.
             ++counters_.detach_in_page;
             spdlog::debug("tid {}: on the return trampoline at detach", tid);
@@ -210,7 +210,7 @@ void Engine::restore_return_addresses(ProcessState& proc) {
         // An unhijacked frame (the program's unwinder is walking) already
         // holds its true return address.
         auto spots = locate_returns(*proc.mem, frames, regs, [&](const ShadowFrame& f) {
-            return std::optional<uint64_t>(f.hijacked ? proc.trampoline : f.return_address);
+            return std::optional<uint64_t>(f.hijacked ? f.trampoline : f.return_address);
         });
         std::vector<bool> live(frames.size());
         for (const ReturnSpot& spot : spots) {

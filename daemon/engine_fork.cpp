@@ -62,7 +62,7 @@ bool Engine::adopt_fork_child(ProcessState& proc, const ThreadState& parent, pid
     c.breakpoints = std::make_unique<BreakpointTable>(*proc.breakpoints);
     c.slots = std::make_unique<SlotAllocator>(*proc.slots);
     c.entry_point = proc.entry_point;
-    c.trampoline = proc.trampoline;
+    c.trampolines = proc.trampolines;
     c.sites = proc.sites;
     c.retired_sites = proc.retired_sites;
     c.unwind_hooks_armed = proc.unwind_hooks_armed;
@@ -105,8 +105,8 @@ void Engine::scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid
     arch::host::Regs regs = got ? *got : arch::host::Regs{};
     const arch::host::Regs before = regs;
     const auto& frames = parent.shadow.frames();
-    auto spots = locate_returns(*mem, frames, regs, [&](const ShadowFrame&) {
-        return std::optional<uint64_t>(proc.trampoline);
+    auto spots = locate_returns(*mem, frames, regs, [&](const ShadowFrame& f) {
+        return std::optional<uint64_t>(f.trampoline);
     });
     for (const ReturnSpot& spot : spots)
         (void)write_return(*mem, regs, spot, frames[spot.frame].return_address);

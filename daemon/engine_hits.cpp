@@ -19,6 +19,12 @@ namespace host = arch::host;
 
 namespace {
 
+// Dedicated return trampolines per process: one per call site of the probed
+// functions that return there. Past this many (a hot function called from
+// everywhere), further call sites use the generic trampoline, so slots stay
+// free for probes.
+constexpr size_t kMaxDedicatedTrampolines = 64;
+
 // How far a longjmp can unwind: a thread's stack is at most this big (8 MiB
 // by default), while a sigaltstack normally lives much further away.
 constexpr uint64_t kStackSpan = 16ull << 20;
@@ -99,7 +105,9 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     }
     bool pushed = false;
     if (site.any_return) {
-        auto hijack = host::hijack_return(regs, proc.trampoline, reader_for(*proc.mem));
+        auto hijack = host::hijack_return(
+            regs, [&](uint64_t target) { return frame.trampoline = trampoline_for_return(proc, target); },
+            reader_for(*proc.mem));
         if (hijack) {
             frame.return_address = hijack->true_return;
             frame.entry_sp = hijack->entry_sp;
@@ -115,6 +123,26 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     }
 
     run_displaced(proc, t, site, trapped, regs, writes, pushed);
+}
+
+uint64_t Engine::trampoline_for_return(ProcessState& proc, uint64_t target) {
+    uint64_t generic = proc.trampolines.generic();
+    if (!host::kDedicatedTrampolines) return generic;
+    uint64_t known = proc.trampolines.for_return(target);
+    if (known != generic || proc.trampolines.dedicated_count() >= kMaxDedicatedTrampolines)
+        return known;
+    // A slot of a page we already have: mapping one costs a remote syscall,
+    // which a hit does not pay for this.
+    auto slot = proc.slots->allocate(0, ~0ull);
+    if (!slot) return generic;
+    auto code = host::dedicated_trampoline_bytes(*slot, target);
+    if (!code || !proc.mem->write(*slot, *code)) {
+        proc.slots->release(*slot, {});
+        return generic;
+    }
+    proc.trampolines.add(target, *slot);
+    SPDLOG_TRACE("pid {}: trampoline {:#x} returns to {:#x}", proc.pid, *slot, target);
+    return *slot;
 }
 
 void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& site,
@@ -226,6 +254,13 @@ void Engine::on_return_hit(ProcessState& proc, ThreadState& t, host::Regs& regs)
     }
     for (const auto& f : abandoned) report_return(proc, t, f, abandoned_exit(t), nullptr, now);
     report_return(proc, t, *frame, std::nullopt, &regs, now);
+    // A dedicated trampoline that leads where this frame returns jumps
+    // there by itself once the thread runs on from its trap.
+    auto leads_to = proc.trampolines.target_of(host::breakpoint_address_from_pc(host::pc_of(regs)));
+    if (leads_to && *leads_to == frame->return_address) {
+        resume_thread(t);
+        return;
+    }
     const host::Regs trapped = regs;
     host::set_pc_of(regs, frame->return_address);
     if (!host::set_changed_regs(t.tid, trapped, regs)) return;
@@ -251,6 +286,12 @@ void Engine::leave_slot_for_signal(ProcessState& proc, ThreadState& t, host::Reg
     // unwinder knows nothing of our slots.
     const uint64_t pc = host::pc_of(regs);
     if (!proc.slots->owns(pc)) return;
+    if (auto dedicated = proc.trampolines.dedicated_holding(pc, host::kSlotSize)) {
+        // Past its trap (the return is reported), before its jump: the
+        // handler returns straight to where the trampoline leads.
+        (void)host::set_pc(t.tid, *proc.trampolines.target_of(*dedicated));
+        return;
+    }
     for (const auto& [addr, site] : proc.sites) {
         if (site.slot == 0 || pc < site.slot || pc >= site.slot + host::kSlotSize) continue;
         if (pc == site.slot) {

@@ -126,12 +126,12 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
     if (page == 0) return failure;
 
     proc.slots->add_page(page);
-    if (proc.trampoline == 0) {
+    if (!proc.trampolines.any()) {
         // The return trampoline: a breakpoint in the first slot of our first page.
         proc.slots->reserve(page);
         auto trap = host::trampoline_bytes();
         PROBED_TRY(proc.mem->write(page, trap));
-        proc.trampoline = page;
+        proc.trampolines.set_generic(page);
     }
     spdlog::debug("pid {}: mapped slot page at {:#x} near {:#x}", proc.pid, page, near);
     return page;

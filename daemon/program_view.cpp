@@ -28,9 +28,17 @@ ProgramView program_view(const ProcessState& proc, const ThreadState& t, const h
         v.pending = host::fixup_step(t.step_insn, t.step_slot, v.regs);
         return v;
     }
-    if (proc.trampoline != 0) {
-        bool at_trampoline = pc == proc.trampoline; // `ret` landed, trap not run
-        bool trapped = trap_pending && host::breakpoint_address_from_pc(pc) == proc.trampoline;
+    if (auto dedicated = proc.trampolines.dedicated_holding(pc, host::kSlotSize)) {
+        // Landed on, trapped at, or (the return reported, its frame gone)
+        // about to jump from a trampoline that knows where it leads.
+        host::set_pc_of(v.regs, *proc.trampolines.target_of(*dedicated));
+        v.pc_from_trampoline = true;
+        return v;
+    }
+    if (proc.trampolines.any()) {
+        const uint64_t generic = proc.trampolines.generic();
+        bool at_trampoline = pc == generic; // `ret` landed, trap not run
+        bool trapped = trap_pending && host::breakpoint_address_from_pc(pc) == generic;
         if (at_trampoline || trapped) {
             // `ret` is done: the frame that returned is keyed as it was at entry.
             if (auto real = t.shadow.return_address_for(host::entry_sp_at_return(regs))) {

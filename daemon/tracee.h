@@ -4,6 +4,7 @@
 #include "daemon/breakpoint_table.h"
 #include "daemon/probe.h"
 #include "daemon/return_locator.h"
+#include "daemon/return_trampolines.h"
 #include "daemon/proc_mem.h"
 #include "daemon/shadow_stack.h"
 #include "daemon/slot_allocator.h"
@@ -86,7 +87,9 @@ struct ProcessState {
     std::unique_ptr<BreakpointTable> breakpoints;
     std::unique_ptr<SlotAllocator> slots;
     uint64_t entry_point = 0;    // AT_ENTRY: where injected syscalls run
-    uint64_t trampoline = 0;     // return trampoline (a breakpoint in our first page)
+    // Return trampolines: the generic one (a breakpoint in our first page)
+    // and the dedicated ones (slots; see return_trampolines.h).
+    ReturnTrampolines trampolines;
     std::map<pid_t, ThreadState> threads;
     std::map<uint64_t, ProbeSite> sites;
     // Breakpoints removed while threads ran: a thread may already have

@@ -54,7 +54,15 @@ SimOutcome fixup_step(const DecodedInsn& insn, uint64_t slot, Regs& regs);
 // hijack replaces it in the registers (no memory store) and the frame's key
 // is sp. Only at the first instruction: see arm64_machine.h on pointer
 // authentication.
-Result<ReturnHijack> hijack_return(Regs& regs, uint64_t trampoline, const WordReader& read);
+Result<ReturnHijack> hijack_return(Regs& regs, const TrampolineFor& trampoline_for,
+                                   const WordReader& read);
+// No dedicated return trampolines: brk does not advance the PC, so the
+// tracer sets it at every return stop anyway and a trampoline per return
+// address would save nothing.
+constexpr bool kDedicatedTrampolines = false;
+inline Result<std::vector<uint8_t>> dedicated_trampoline_bytes(uint64_t, uint64_t) {
+    return make_error(ErrorKind::Unsupported, "arm64 returns through the one trampoline");
+}
 inline Result<uint64_t> return_address_at_entry(const Regs& regs, const WordReader&) {
     return return_address(regs);
 }

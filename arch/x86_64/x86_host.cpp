@@ -58,14 +58,15 @@ Result<uint64_t> return_address_at_entry(const Regs& regs, const WordReader& rea
     return read(return_address_slot(regs), 8);
 }
 
-Result<ReturnHijack> hijack_return(Regs& regs, uint64_t trampoline, const WordReader& read) {
+Result<ReturnHijack> hijack_return(Regs& regs, const TrampolineFor& trampoline_for,
+                                   const WordReader& read) {
     uint64_t slot = return_address_slot(regs);
     auto ret = read(slot, 8);
     if (!ret) return std::move(ret).error();
     ReturnHijack h;
     h.true_return = *ret;
     h.entry_sp = slot;
-    h.store = MemoryStore{slot, trampoline};
+    h.store = MemoryStore{slot, trampoline_for(*ret)};
     return h;
 }
 

@@ -33,6 +33,12 @@ inline void set_pc_of(Regs& r, uint64_t pc) { set_program_counter(r, pc); }
 
 // The return trampoline: a breakpoint.
 inline std::vector<uint8_t> trampoline_bytes() { return breakpoint_bytes(); }
+// Dedicated return trampolines (daemon/return_trampolines.h): int3 leaves
+// rip past itself, so a trampoline can trap and then jump on by itself.
+constexpr bool kDedicatedTrampolines = true;
+inline Result<std::vector<uint8_t>> dedicated_trampoline_bytes(uint64_t at, uint64_t target) {
+    return build_return_trampoline(at, target);
+}
 
 // Decodes the instruction at a site; `preceding` is unused on x86_64.
 Result<DecodedInsn> decode_site(std::span<const uint8_t> code, uint64_t address,
@@ -53,7 +59,8 @@ SimOutcome fixup_step(const DecodedInsn& insn, uint64_t slot, Regs& regs);
 
 // At a function's first instruction the return address is the word at
 // [rsp]: the hijack overwrites that word, and the frame's key is rsp.
-Result<ReturnHijack> hijack_return(Regs& regs, uint64_t trampoline, const WordReader& read);
+Result<ReturnHijack> hijack_return(Regs& regs, const TrampolineFor& trampoline_for,
+                                   const WordReader& read);
 // The return address at a function's first instruction.
 Result<uint64_t> return_address_at_entry(const Regs& regs, const WordReader& read);
 // The key of the frame that just returned to the trampoline: `ret` popped

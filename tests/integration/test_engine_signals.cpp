@@ -42,12 +42,10 @@ std::map<std::string, uint64_t> run_handler_mode(TraceSession& s, const std::str
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     auto ids = probe_all(s, *pid, {"sig_outer", "sig_middle", "handler_work", "level1",
                                    "jump_from_handler"});
-    REQUIRE(s.engine.resume(*pid).ok());
-    int st = s.run_until_exit(*pid);
-    REQUIRE(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-    CHECK(read_file(out) == run_untraced(argv));
-    unlink(out.c_str());
+    auto run = s.finish(*pid, argv, out);
+    REQUIRE(WIFEXITED(run.status));
+    CHECK(WEXITSTATUS(run.status) == 0);
+    CHECK(run.output == run.untraced_output);
     return ids;
 }
 
