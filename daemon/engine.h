@@ -139,6 +139,8 @@ private:
     void emit(CallEvent ev);
 
     // hits (engine_hits.cpp)
+    // Tracee memory as the architecture's simulator and hijack read it.
+    static arch::WordReader reader_for(ProcMem& mem);
     void on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, arch::host::Regs& regs);
     void on_return_hit(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
     void on_step_done(ProcessState& proc, ThreadState& t);
@@ -154,6 +156,22 @@ private:
                        const arch::SimOutcome& fault, bool pushed_frame);
     bool translate_fault_in_slot(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
     void leave_slot_for_signal(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
+
+    // entry stubs (engine_stubs.cpp; docs/hit_cost.md)
+    // Whether this hit's return hijack can be left to the site's stub.
+    bool stub_serves(const ProbeSite& site) const;
+    // Makes `site`'s stub for calls returning to frame.return_address, if it
+    // can have one.
+    void make_entry_stub(ProcessState& proc, ProbeSite& site, const ShadowFrame& frame);
+    // The site whose stub's miss trap is at `bp`, or whose stub holds `pc`.
+    ProbeSite* site_of_stub_trap(ProcessState& proc, uint64_t bp);
+    ProbeSite* site_of_stub_holding(ProcessState& proc, uint64_t pc);
+    // A call that did not return where the stub expects: hijack it here.
+    void on_stub_miss(ProcessState& proc, ThreadState& t, ProbeSite& site, arch::host::Regs& regs);
+    // Takes a thread out of a stub (for a signal handler, or a detach):
+    // true if it was in one.
+    bool leave_entry_stub(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
+    void release_entry_stub(ProcessState& proc, ProbeSite& site, const std::vector<pid_t>& live);
 
     // probes and pages (engine_probes.cpp)
     Result<uint64_t> map_page_near(ProcessState& proc, uint64_t near);

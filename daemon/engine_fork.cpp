@@ -65,6 +65,7 @@ bool Engine::adopt_fork_child(ProcessState& proc, const ThreadState& parent, pid
     c.trampolines = proc.trampolines;
     c.sites = proc.sites;
     c.retired_sites = proc.retired_sites;
+    c.retired_stubs = proc.retired_stubs;
     c.unwind_hooks_armed = proc.unwind_hooks_armed;
     c.unwind_hook_modules = proc.unwind_hook_modules;
     procs_[child] = std::move(cp);

@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <utility>
 
 namespace probed {
 
@@ -42,15 +43,6 @@ CallEvent event_for(EventType type, uint64_t id, const ProbeInfo& info, pid_t pi
     return ev;
 }
 
-// Tracee memory as the architecture's simulator and hijack read it.
-arch::WordReader reader_for(ProcMem& mem) {
-    return [&mem](uint64_t address, unsigned size) -> Result<uint64_t> {
-        uint64_t value = 0;
-        PROBED_TRY(mem.read(address, {reinterpret_cast<uint8_t*>(&value), size}));
-        return value;
-    };
-}
-
 // The si_code a fault of this kind has when the CPU raises it.
 int fault_code(int sig) {
     if (sig == SIGBUS) return BUS_ADRALN;
@@ -58,6 +50,14 @@ int fault_code(int sig) {
 }
 
 } // namespace
+
+arch::WordReader Engine::reader_for(ProcMem& mem) {
+    return [&mem](uint64_t address, unsigned size) -> Result<uint64_t> {
+        uint64_t value = 0;
+        PROBED_TRY(mem.read(address, {reinterpret_cast<uint8_t*>(&value), size}));
+        return value;
+    };
+}
 
 void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, host::Regs& regs) {
     const host::Regs trapped = regs;
@@ -67,14 +67,30 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     if (t.reenter_site != 0) {
         if (t.reenter_site == site.address && t.reenter_sp == sp) {
             // Back from the signal handler that interrupted this hit: its
-            // entry was reported then; only the instruction is left to run.
+            // entry was reported then; only the instruction is left to run
+            // (and, in an entry stub, perhaps the hijack).
             t.reenter_site = 0;
+            const uint64_t stub_pc = std::exchange(t.reenter_stub_pc, 0);
+            if (stub_pc != 0 && site.stub &&
+                (stub_pc == site.stub->layout.start || stub_pc == site.stub->layout.displaced)) {
+                // The stub will do (or did) the hijack.
+                auto& frames = t.shadow.frames_for_update();
+                if (!frames.empty() && frames.back().site == site.address &&
+                    frames.back().entry_sp == sp)
+                    frames.back().hijacked = true;
+                host::set_pc_of(regs, stub_pc);
+                if (host::set_changed_regs(t.tid, trapped, regs)) resume_thread(t);
+                return;
+            }
             run_displaced(proc, t, site, trapped, regs, PendingWrites{});
             return;
         }
         // Any later stop on the same stack at or above that point means the
         // handler left by other means (longjmp).
-        if (sp >= t.reenter_sp && sp - t.reenter_sp < kStackSpan) t.reenter_site = 0;
+        if (sp >= t.reenter_sp && sp - t.reenter_sp < kStackSpan) {
+            t.reenter_site = 0;
+            t.reenter_stub_pc = 0;
+        }
     }
     if (site.hook != UnwindHook::None) on_unwind_hook(proc, t, site, regs);
 
@@ -104,6 +120,18 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
         for (const auto& f : dead) report_return(proc, t, f, abandoned_exit(t), nullptr, ts);
     }
     bool pushed = false;
+    if (site.any_return && stub_serves(site)) {
+        // The stub replaces the return address if the call returns where it
+        // expects, and stops on its miss trap otherwise (on_stub_miss).
+        frame.return_address = site.stub->ret;
+        frame.trampoline = site.stub->trampoline;
+        frame.entry_sp = sp;
+        t.shadow.push(frame);
+        ++site.stub->entries;
+        host::set_pc_of(regs, site.stub->layout.start);
+        if (host::set_changed_regs(t.tid, trapped, regs)) resume_thread(t);
+        return;
+    }
     if (site.any_return) {
         auto hijack = host::hijack_return(
             regs, [&](uint64_t target) { return frame.trampoline = trampoline_for_return(proc, target); },
@@ -116,6 +144,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
             SPDLOG_TRACE("tid {}: hijacked return to {:#x} at sp {:#x}, depth {}", t.tid,
                          frame.return_address, frame.entry_sp, t.shadow.size());
             if (hijack->store) writes.add(*hijack->store);
+            make_entry_stub(proc, site, frame);
         } else {
             spdlog::warn("tid {}: cannot read the return address at sp {:#x}: {}", t.tid, sp,
                          hijack.error().message);
@@ -292,6 +321,7 @@ void Engine::leave_slot_for_signal(ProcessState& proc, ThreadState& t, host::Reg
         (void)host::set_pc(t.tid, *proc.trampolines.target_of(*dedicated));
         return;
     }
+    if (leave_entry_stub(proc, t, regs)) return;
     for (const auto& [addr, site] : proc.sites) {
         if (site.slot == 0 || pc < site.slot || pc >= site.slot + host::kSlotSize) continue;
         if (pc == site.slot) {
@@ -314,6 +344,12 @@ bool Engine::translate_fault_in_slot(ProcessState& proc, ThreadState& t, host::R
     // at the original address: handlers inspect the PC and may return to it.
     const uint64_t pc = host::pc_of(regs);
     if (!proc.slots->owns(pc)) return false;
+    if (ProbeSite* site = site_of_stub_holding(proc, pc)) {
+        // Only the displaced instruction can fault there, after the stub
+        // restored the registers it used.
+        (void)host::set_pc(t.tid, site->address);
+        return true;
+    }
     for (const auto& [addr, site] : proc.sites) {
         if (site.slot != 0 && pc >= site.slot && pc < site.slot + host::kSlotSize) {
             (void)host::set_pc(t.tid, site.address);

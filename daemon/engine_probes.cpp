@@ -274,11 +274,10 @@ void Engine::drop_site(ProcessState& proc, uint64_t address) {
         spdlog::warn("pid {}: removing breakpoint at {:#x}: {}", proc.pid, address,
                      r.error().message);
     proc.retired_sites.insert(address);
-    if (it->second.slot) {
-        std::vector<pid_t> live;
-        for (const auto& [tid, t] : proc.threads) live.push_back(tid);
-        proc.slots->release(it->second.slot, live);
-    }
+    std::vector<pid_t> live;
+    for (const auto& [tid, t] : proc.threads) live.push_back(tid);
+    if (it->second.slot) proc.slots->release(it->second.slot, live);
+    release_entry_stub(proc, it->second, live);
     proc.sites.erase(it);
 }
 

@@ -173,6 +173,7 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     leader.run = ThreadState::Run::Running;
     proc.sites.clear();
     proc.retired_sites.clear();
+    proc.retired_stubs.clear();
     proc.trampolines.clear();
     proc.unwind_hooks_armed = false;
     proc.unwind_hook_modules.clear();
@@ -222,6 +223,10 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
         if (proc.trampolines.is_trampoline(bp)) {
             ++counters_.return_hits;
             on_return_hit(proc, t, *regs);
+            return;
+        }
+        if (ProbeSite* site = site_of_stub_trap(proc, bp)) {
+            on_stub_miss(proc, t, *site, *regs);
             return;
         }
         if (proc.rearm_pending && bp == proc.entry_point) {

@@ -55,6 +55,16 @@ ProgramView program_view(const ProcessState& proc, const ThreadState& t, const h
             return v;
         }
     }
+    if (const ProbeSite* site =
+            find_stub_site(proc, [pc](const ProbeSite::Stub& s) { return stub_holds(s, pc); })) {
+        // In an entry stub: the program is at the call's first instruction
+        // (or past it), with the stub's own pushes undone.
+        arch::EntryStubExit exit = host::leave_entry_stub(site->stub->layout, pc);
+        host::set_stack_pointer_of(v.regs, host::stack_pointer_of(regs) + exit.sp_add);
+        const bool ran = exit.resume == arch::EntryStubExit::Resume::After;
+        host::set_pc_of(v.regs, site->address + (ran ? site->insn.length : 0));
+        return v;
+    }
     if (proc.slots && proc.slots->owns(pc)) {
         std::optional<uint64_t> orig;
         if (t.run == ThreadState::Run::Stepping)

@@ -54,6 +54,23 @@ SimOutcome fixup_step(const DecodedInsn& insn, uint64_t slot, Regs& regs) {
     return outcome_of(fixup_after_step(insn, slot, regs));
 }
 
+Result<EntryStubExit> apply_entry_stub_exit(const EntryStubLayout& layout, Regs& regs,
+                                            const WordReader& read) {
+    EntryStubExit e = leave_entry_stub(layout, regs.rip);
+    if (e.scratch_at >= 0) {
+        auto rax = read(regs.rsp + static_cast<uint64_t>(e.scratch_at), 8);
+        if (!rax) return std::move(rax).error();
+        regs.rax = *rax;
+    }
+    if (e.flags_at >= 0) {
+        auto flags = read(regs.rsp + static_cast<uint64_t>(e.flags_at), 8);
+        if (!flags) return std::move(flags).error();
+        regs.eflags = *flags;
+    }
+    regs.rsp += e.sp_add;
+    return e;
+}
+
 Result<uint64_t> return_address_at_entry(const Regs& regs, const WordReader& read) {
     return read(return_address_slot(regs), 8);
 }

@@ -101,6 +101,33 @@ TEST_CASE("on a dedicated trampoline: where it leads, before and after its retur
     CHECK(after.pc_from_trampoline);
 }
 
+TEST_CASE("in an entry stub: the call's first instruction with the stub's pushes undone") {
+    ProcessState p = process_with_site();
+    ProbeSite::Stub stub;
+    stub.layout.start = kPage + 4 * x86::kSlotSize;
+    stub.layout.displaced = stub.layout.start + 30;
+    stub.layout.after_displaced = stub.layout.displaced + 7;
+    stub.layout.miss = stub.layout.after_displaced + 5;
+    stub.layout.miss_trap = stub.layout.miss + 2;
+    stub.layout.end = stub.layout.miss + 16;
+    p.sites.at(kSite).stub = stub;
+    ThreadState t;
+    const uint64_t sp = 0x7ffd0000;
+    auto pushed = program_view(p, t, at(stub.layout.start + 2, sp - 16), false);
+    CHECK(pushed.regs.rip == kSite);
+    CHECK(pushed.regs.rsp == sp);
+    auto stored = program_view(p, t, at(stub.layout.start + 29, sp - 8), false);
+    CHECK(stored.regs.rip == kSite);
+    CHECK(stored.regs.rsp == sp);
+    auto ran = program_view(p, t, at(stub.layout.after_displaced, sp), false);
+    CHECK(ran.regs.rip == kSite + 7);
+    CHECK(ran.regs.rsp == sp);
+    // A stub of a site dropped meanwhile is still ours.
+    p.retired_stubs.push_back(p.sites.at(kSite));
+    p.sites.at(kSite).stub.reset();
+    CHECK(program_view(p, t, at(stub.layout.miss_trap + 1, sp), true).regs.rip == kSite);
+}
+
 TEST_CASE("an unhandled trap on a probe site: the site's address") {
     ProcessState p = process_with_site();
     ThreadState t;
