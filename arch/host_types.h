@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <vector>
 
 namespace probed::arch {
 
@@ -20,6 +21,8 @@ struct MemoryStore {
 
 // Reads `size` (4 or 8) bytes of tracee memory, little-endian, zero-extended.
 using WordReader = std::function<Result<uint64_t>(uint64_t address, unsigned size)>;
+// The trampoline address to put in place of a return address, given it.
+using TrampolineFor = std::function<uint64_t(uint64_t true_return)>;
 
 // What running a displaced instruction in place (simulate) or fixing up after
 // a single-step asks of the engine.
@@ -59,6 +62,41 @@ struct ReturnSearch {
 struct DetachedReturn {
     uint64_t entry_sp = 0;
     uint64_t return_address = 0;
+};
+
+// Entry stubs (arch/x86_64/x86_entry_stub.h; docs/hit_cost.md): the
+// tracee replaces a call's return address itself. Where things are in a
+// stub built at `start`:
+struct EntryStubLayout {
+    uint64_t start = 0;
+    uint64_t displaced = 0; // the displaced instruction: the hijack is done
+    uint64_t after_displaced = 0; // the jump back: the instruction has run
+    uint64_t miss = 0;      // restores what the stub saved, then the miss trap
+    uint64_t miss_trap = 0; // the int3 a miss stops on
+    uint64_t end = 0;
+};
+
+struct EntryStub {
+    std::vector<uint8_t> code; // kEntryStubSize bytes at most
+    EntryStubLayout layout;
+};
+
+// How to take a thread out of a stub it was stopped in (a signal, a
+// detach): the state the program would be in, and where to go on.
+struct EntryStubExit {
+    enum class Resume {
+        Start,     // the hijack has not happened: run the stub from its start
+        Displaced, // the hijack is done, the displaced instruction has not run
+        After,     // the displaced instruction has run: go to the next one
+    };
+    Resume resume = Resume::Start;
+    // The saved scratch register (rax on x86_64) and flags to load back, as
+    // offsets from the stack pointer; -1: none.
+    int scratch_at = -1;
+    int flags_at = -1;
+    // Added to the stack pointer once those are loaded (the stub's own
+    // pushes undone).
+    uint64_t sp_add = 0;
 };
 
 } // namespace probed::arch

@@ -148,8 +148,14 @@ private:
     void emit(CallEvent ev);
 
     // hits (engine_hits.cpp)
+    // Tracee memory as the architecture's simulator and hijack read it.
+    static arch::WordReader reader_for(ProcMem& mem);
     void on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, arch::host::Regs& regs);
     void on_return_hit(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
+    // The return part of on_return_hit, without resuming: reports the call
+    // and sends the thread to its true return address.
+    enum class ReturnOutcome { Resume, NoFrame, Gone };
+    ReturnOutcome complete_return(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
     void on_step_done(ProcessState& proc, ThreadState& t);
     void report_return(ProcessState& proc, ThreadState& t, const ShadowFrame& f,
                        std::optional<ExitKind> exit, const arch::host::Regs* regs, uint64_t now);
@@ -164,11 +170,35 @@ private:
     bool translate_fault_in_slot(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
     void leave_slot_for_signal(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
 
+    // entry stubs (engine_stubs.cpp; docs/hit_cost.md)
+    // Whether this hit's return hijack can be left to the site's stub.
+    bool stub_serves(const ProbeSite& site) const;
+    // Makes `site`'s stub for calls returning to frame.return_address, if it
+    // can have one.
+    void make_entry_stub(ProcessState& proc, ProbeSite& site, const ShadowFrame& frame);
+    // The site whose stub's miss trap is at `bp`, or whose stub holds `pc`.
+    ProbeSite* site_of_stub_trap(ProcessState& proc, uint64_t bp);
+    ProbeSite* site_of_stub_holding(ProcessState& proc, uint64_t pc);
+    // A call that did not return where the stub expects: hijack it here.
+    void on_stub_miss(ProcessState& proc, ThreadState& t, ProbeSite& site, arch::host::Regs& regs);
+    // Takes a thread out of a stub (for a signal handler, or a detach):
+    // true if it was in one.
+    bool leave_entry_stub(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
+    void release_entry_stub(ProcessState& proc, ProbeSite& site, const std::vector<pid_t>& live);
+
     // probes and pages (engine_probes.cpp)
     Result<uint64_t> map_page_near(ProcessState& proc, uint64_t near);
     // Places insn in a slot; the architecture may change its strategy there
     // (arm64 steps an instruction whose slot is out of reach of a branch back).
     Result<uint64_t> slot_for(ProcessState& proc, arch::host::DecodedInsn& insn);
+    // The trampoline a call returning to `target` gets: its dedicated one,
+    // made now in a free slot if there is room, else the generic one.
+    uint64_t trampoline_for_return(ProcessState& proc, uint64_t target);
+    // The trampoline to put in place of `found`, the return address of a
+    // call entered with stack pointer entry_sp; fills in frame's true
+    // return address and trampoline. `dead`: frames this hit found ended.
+    uint64_t hijack_return_to(ProcessState& proc, const ThreadState& t, ShadowFrame& frame,
+                              uint64_t found, uint64_t entry_sp, const std::vector<ShadowFrame>& dead);
     // The site at target.address, armed now if it is new; `label` names the
     // target in errors.
     Result<ProbeSite*> arm_site(ProcessState& proc, const ResolvedTarget& target,

@@ -52,7 +52,7 @@ bool Engine::interrupted_on_our_trap(ProcessState& proc, pid_t tid) {
     uint64_t bp = host::breakpoint_address_from_pc(host::pc_of(*regs));
     auto it = proc.threads.find(tid);
     bool stepping = it != proc.threads.end() && it->second.run == ThreadState::Run::Stepping;
-    bool ours = (bp == proc.trampoline && bp != 0) || proc.sites.count(bp) || stepping;
+    bool ours = proc.trampolines.is_trampoline(bp) || proc.sites.count(bp) || stepping;
     return ours && sigtrap_pending(tid);
 }
 
@@ -161,7 +161,7 @@ void Engine::move_out_of_slots(ProcessState& proc) {
     for (auto& [tid, t] : proc.threads) {
         auto regs = host::get_regs(tid);
         if (!regs) continue;
-        if (host::pc_of(*regs) == proc.trampoline && proc.trampoline != 0) {
+        if (proc.trampolines.is_trampoline(host::pc_of(*regs))) {
             // `ret` landed on the trampoline but its trap has not run yet.
             ++counters_.detach_in_page;
             spdlog::debug("tid {}: on the return trampoline at detach", tid);
@@ -213,7 +213,7 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
         // An unhijacked frame (the program's unwinder is walking) already
         // holds its true return address.
         auto spots = locate_returns(*proc.mem, frames, regs, [&](const ShadowFrame& f) {
-            return std::optional<uint64_t>(f.hijacked ? proc.trampoline : f.return_address);
+            return std::optional<uint64_t>(f.hijacked ? f.trampoline : f.return_address);
         });
         std::vector<bool> live(frames.size());
         for (const ReturnSpot& spot : spots) {
@@ -225,7 +225,8 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
         // Copies signed by pointer authentication we can neither write over
         // nor sign ourselves: those calls still return to the trampoline.
         // The frames found in neither form are gone (longjmp).
-        auto signed_calls = signed_pending_calls(*proc.mem, tid, frames, regs, proc.trampoline);
+        auto signed_calls =
+            signed_pending_calls(*proc.mem, tid, frames, regs, proc.trampolines.generic());
         left.insert(left.end(), signed_calls.begin(), signed_calls.end());
         for (size_t i = frames.size(); i-- > 0;) {
             bool pending = live[i];
@@ -245,7 +246,8 @@ uint64_t Engine::leave_detached_returns(ProcessState& proc, RemoteSyscall* scope
         if (!sps.insert(r.entry_sp).second)
             spdlog::warn("pid {}: two calls left at sp {:#x}: the first listed wins", proc.pid,
                          r.entry_sp);
-    uint64_t table_at = detached_table_in_page(proc.trampoline, left.size());
+    const uint64_t trampoline = proc.trampolines.generic();
+    uint64_t table_at = detached_table_in_page(trampoline, left.size());
     if (table_at == 0) {
         // More than the page holds after the stub: a read-only mapping of
         // its own, which stays too.
@@ -261,7 +263,7 @@ uint64_t Engine::leave_detached_returns(ProcessState& proc, RemoteSyscall* scope
         }
         table_at = static_cast<uint64_t>(*r);
     }
-    if (auto w = write_detached_returns(*proc.mem, proc.trampoline, table_at, left); !w) {
+    if (auto w = write_detached_returns(*proc.mem, trampoline, table_at, left); !w) {
         spdlog::error("pid {}: writing the detached returns: {}", proc.pid, w.error().message);
         return 0;
     }
@@ -269,8 +271,8 @@ uint64_t Engine::leave_detached_returns(ProcessState& proc, RemoteSyscall* scope
     spdlog::info("pid {}: {} calls hold a signed trampoline address; the page at {:#x} stays "
                  "mapped to return them (table at {:#x}); a return that finds no entry "
                  "there raises SIGTRAP",
-                 proc.pid, left.size(), proc.trampoline, table_at);
-    return proc.trampoline;
+                 proc.pid, left.size(), trampoline, table_at);
+    return trampoline;
 }
 
 Result<void> Engine::detach(pid_t pid) {

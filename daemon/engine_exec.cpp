@@ -101,7 +101,7 @@ void Engine::rearm_at_entry(ProcessState& proc, ThreadState& t) {
                                   placed.error().message));
         probes_.erase(id);
     }
-    if (any && proc.trampoline == 0) {
+    if (any && !proc.trampolines.any()) {
         if (auto page = map_page_near(proc, proc.entry_point); !page)
             spdlog::warn("pid {}: no page for the return trampoline after exec: {}", proc.pid,
                          page.error().message);

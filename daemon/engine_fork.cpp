@@ -63,9 +63,10 @@ bool Engine::adopt_fork_child(ProcessState& proc, const ThreadState& parent, pid
     c.breakpoints = std::make_unique<BreakpointTable>(*proc.breakpoints);
     c.slots = std::make_unique<SlotAllocator>(*proc.slots);
     c.entry_point = proc.entry_point;
-    c.trampoline = proc.trampoline;
+    c.trampolines = proc.trampolines;
     c.sites = proc.sites;
     c.retired_sites = proc.retired_sites;
+    c.retired_stubs = proc.retired_stubs;
     c.unwind_hooks_armed = proc.unwind_hooks_armed;
     c.unwind_hook_modules = proc.unwind_hook_modules;
     procs_[child] = std::move(cp);
@@ -106,20 +107,21 @@ void Engine::scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid
     arch::host::Regs regs = got ? *got : arch::host::Regs{};
     const arch::host::Regs before = regs;
     const auto& frames = parent.shadow.frames();
-    auto spots = locate_returns(*mem, frames, regs, [&](const ShadowFrame&) {
-        return std::optional<uint64_t>(proc.trampoline);
+    auto spots = locate_returns(*mem, frames, regs, [&](const ShadowFrame& f) {
+        return std::optional<uint64_t>(f.trampoline);
     });
     for (const ReturnSpot& spot : spots)
         (void)write_return(*mem, regs, spot, frames[spot.frame].return_address);
     if (got) (void)arch::host::set_changed_regs(child, before, regs);
     // Calls that hold a signed copy (pointer authentication) may return
     // through the child's copy of our page, rewritten for them as at detach.
-    auto left = signed_pending_calls(*mem, child, frames, regs, proc.trampoline);
+    const uint64_t trampoline = proc.trampolines.generic();
+    auto left = signed_pending_calls(*mem, child, frames, regs, trampoline);
     if (!left.empty()) {
-        uint64_t table_at = detached_table_in_page(proc.trampoline, left.size());
+        uint64_t table_at = detached_table_in_page(trampoline, left.size());
         Result<void> w = make_error(ErrorKind::Internal, std::to_string(left.size()) +
                                                              " calls do not fit in the page");
-        if (table_at != 0) w = write_detached_returns(*mem, proc.trampoline, table_at, left);
+        if (table_at != 0) w = write_detached_returns(*mem, trampoline, table_at, left);
         if (w) ++counters_.detached_fork_children;
         else
             spdlog::error("fork child {}: {} signed calls pending will trap: {}", child,

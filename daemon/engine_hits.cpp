@@ -12,12 +12,19 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <utility>
 
 namespace probed {
 
 namespace host = arch::host;
 
 namespace {
+
+// Dedicated return trampolines per process: one per call site of the probed
+// functions that return there. Past this many (a hot function called from
+// everywhere), further call sites use the generic trampoline, so slots stay
+// free for probes.
+constexpr size_t kMaxDedicatedTrampolines = 64;
 
 // How far a longjmp can unwind: a thread's stack is at most this big (8 MiB
 // by default), while a sigaltstack normally lives much further away.
@@ -34,15 +41,6 @@ CallEvent event_for(EventType type, uint64_t id, const ProbeInfo& info, pid_t pi
     ev.address = site;
     ev.ts_ns = ts;
     return ev;
-}
-
-// Tracee memory as the architecture's simulator and hijack read it.
-arch::WordReader reader_for(ProcMem& mem) {
-    return [&mem](uint64_t address, unsigned size) -> Result<uint64_t> {
-        uint64_t value = 0;
-        PROBED_TRY(mem.read(address, {reinterpret_cast<uint8_t*>(&value), size}));
-        return value;
-    };
 }
 
 // The si_code a fault of this kind has when the CPU raises it.
@@ -67,6 +65,14 @@ std::optional<uint64_t> tail_caller_return(const ThreadState& t,
 
 } // namespace
 
+arch::WordReader Engine::reader_for(ProcMem& mem) {
+    return [&mem](uint64_t address, unsigned size) -> Result<uint64_t> {
+        uint64_t value = 0;
+        PROBED_TRY(mem.read(address, {reinterpret_cast<uint8_t*>(&value), size}));
+        return value;
+    };
+}
+
 void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, host::Regs& regs) {
     const host::Regs trapped = regs;
     uint64_t ts = monotonic_ns();
@@ -75,14 +81,30 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     if (t.reenter_site != 0) {
         if (t.reenter_site == site.address && t.reenter_sp == sp) {
             // Back from the signal handler that interrupted this hit: its
-            // entry was reported then; only the instruction is left to run.
+            // entry was reported then; only the instruction is left to run
+            // (and, in an entry stub, perhaps the hijack).
             t.reenter_site = 0;
+            const uint64_t stub_pc = std::exchange(t.reenter_stub_pc, 0);
+            if (stub_pc != 0 && site.stub &&
+                (stub_pc == site.stub->layout.start || stub_pc == site.stub->layout.displaced)) {
+                // The stub will do (or did) the hijack.
+                auto& frames = t.shadow.frames_for_update();
+                if (!frames.empty() && frames.back().site == site.address &&
+                    frames.back().entry_sp == sp)
+                    frames.back().hijacked = true;
+                host::set_pc_of(regs, stub_pc);
+                if (host::set_changed_regs(t.tid, trapped, regs)) resume_thread(t);
+                return;
+            }
             run_displaced(proc, t, site, trapped, regs, PendingWrites{});
             return;
         }
         // Any later stop on the same stack at or above that point means the
         // handler left by other means (longjmp).
-        if (sp >= t.reenter_sp && sp - t.reenter_sp < kStackSpan) t.reenter_site = 0;
+        if (sp >= t.reenter_sp && sp - t.reenter_sp < kStackSpan) {
+            t.reenter_site = 0;
+            t.reenter_stub_pc = 0;
+        }
     }
     if (site.hook != UnwindHook::None) on_unwind_hook(proc, t, site, regs);
 
@@ -112,24 +134,31 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
         for (const auto& f : dead) report_return(proc, t, f, abandoned_exit(t), nullptr, ts);
     }
     bool pushed = false;
+    if (site.any_return && stub_serves(site)) {
+        // The stub replaces the return address if the call returns where it
+        // expects, and stops on its miss trap otherwise (on_stub_miss).
+        frame.return_address = site.stub->ret;
+        frame.trampoline = site.stub->trampoline;
+        frame.entry_sp = sp;
+        t.shadow.push(frame);
+        ++site.stub->entries;
+        host::set_pc_of(regs, site.stub->layout.start);
+        if (host::set_changed_regs(t.tid, trapped, regs)) resume_thread(t);
+        return;
+    }
     if (site.any_return) {
-        auto hijack = host::hijack_return(regs, proc.trampoline, reader_for(*proc.mem));
+        auto hijack = host::hijack_return(
+            regs,
+            [&](uint64_t found) { return hijack_return_to(proc, t, frame, found, sp, dead); },
+            reader_for(*proc.mem));
         if (hijack) {
-            frame.return_address = hijack->true_return;
             frame.entry_sp = hijack->entry_sp;
-            // A tail call from a hijacked function (its epilogue, then `b` or
-            // `jmp`) arrives with our trampoline as its return address, kept
-            // where the caller's was: it returns where the caller would have.
-            // Resuming at the trampoline instead would trap again with no
-            // frame left.
-            if (frame.return_address == proc.trampoline && proc.trampoline != 0)
-                frame.return_address = tail_caller_return(t, dead, frame.entry_sp)
-                                           .value_or(frame.return_address);
             t.shadow.push(frame);
             pushed = true;
             SPDLOG_TRACE("tid {}: hijacked return to {:#x} at sp {:#x}, depth {}", t.tid,
                          frame.return_address, frame.entry_sp, t.shadow.size());
             if (hijack->store) writes.add(*hijack->store);
+            make_entry_stub(proc, site, frame);
         } else {
             spdlog::warn("tid {}: cannot read the return address at sp {:#x}: {}", t.tid, sp,
                          hijack.error().message);
@@ -137,6 +166,44 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     }
 
     run_displaced(proc, t, site, trapped, regs, writes, pushed);
+}
+
+uint64_t Engine::hijack_return_to(ProcessState& proc, const ThreadState& t, ShadowFrame& frame,
+                                  uint64_t found, uint64_t entry_sp,
+                                  const std::vector<ShadowFrame>& dead) {
+    // A tail call from a hijacked function (its epilogue, then `b` or `jmp`)
+    // arrives with our trampoline as its return address, kept where the
+    // caller's was: it returns where the caller would have. Resuming at the
+    // trampoline instead would trap again with no frame left. A dedicated
+    // trampoline says where that is; for the generic one it is the frame
+    // the tail call took over.
+    uint64_t ret = found;
+    if (auto leads_to = proc.trampolines.target_of(found)) ret = *leads_to;
+    else if (found == proc.trampolines.generic() && found != 0)
+        ret = tail_caller_return(t, dead, entry_sp).value_or(found);
+    frame.return_address = ret;
+    frame.trampoline = trampoline_for_return(proc, ret);
+    return frame.trampoline;
+}
+
+uint64_t Engine::trampoline_for_return(ProcessState& proc, uint64_t target) {
+    uint64_t generic = proc.trampolines.generic();
+    if (!host::kDedicatedTrampolines) return generic;
+    uint64_t known = proc.trampolines.for_return(target);
+    if (known != generic || proc.trampolines.dedicated_count() >= kMaxDedicatedTrampolines)
+        return known;
+    // A slot of a page we already have: mapping one costs a remote syscall,
+    // which a hit does not pay for this.
+    auto slot = proc.slots->allocate(0, ~0ull);
+    if (!slot) return generic;
+    auto code = host::dedicated_trampoline_bytes(*slot, target);
+    if (!code || !proc.mem->write(*slot, *code)) {
+        proc.slots->release(*slot, {});
+        return generic;
+    }
+    proc.trampolines.add(target, *slot);
+    SPDLOG_TRACE("pid {}: trampoline {:#x} returns to {:#x}", proc.pid, *slot, target);
+    return *slot;
 }
 
 void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& site,
@@ -226,6 +293,14 @@ void Engine::report_return(ProcessState& proc, ThreadState& t, const ShadowFrame
 }
 
 void Engine::on_return_hit(ProcessState& proc, ThreadState& t, host::Regs& regs) {
+    switch (complete_return(proc, t, regs)) {
+    case ReturnOutcome::Resume: resume_thread(t); break;
+    case ReturnOutcome::NoFrame: resume_thread(t, SIGTRAP); break;
+    case ReturnOutcome::Gone: break; // its exit is reported next
+    }
+}
+
+Engine::ReturnOutcome Engine::complete_return(ProcessState& proc, ThreadState& t, host::Regs& regs) {
     uint64_t now = monotonic_ns();
     uint64_t entry_sp = host::entry_sp_at_return(regs);
     std::vector<ShadowFrame> abandoned;
@@ -236,8 +311,7 @@ void Engine::on_return_hit(ProcessState& proc, ThreadState& t, host::Regs& regs)
         if (t.shadow.empty()) {
             spdlog::error("tid {}: reached the return trampoline with no shadow frame (sp {:#x})",
                           t.tid, host::stack_pointer_of(regs));
-            resume_thread(t, SIGTRAP);
-            return;
+            return ReturnOutcome::NoFrame;
         }
         spdlog::warn("tid {}: no shadow frame for sp {:#x}; using the newest", t.tid,
                      host::stack_pointer_of(regs));
@@ -248,10 +322,14 @@ void Engine::on_return_hit(ProcessState& proc, ThreadState& t, host::Regs& regs)
     }
     for (const auto& f : abandoned) report_return(proc, t, f, abandoned_exit(t), nullptr, now);
     report_return(proc, t, *frame, std::nullopt, &regs, now);
+    // A dedicated trampoline that leads where this frame returns jumps
+    // there by itself once the thread runs on from its trap.
+    auto leads_to = proc.trampolines.target_of(host::breakpoint_address_from_pc(host::pc_of(regs)));
+    if (leads_to && *leads_to == frame->return_address) return ReturnOutcome::Resume;
     const host::Regs trapped = regs;
     host::set_pc_of(regs, frame->return_address);
-    if (!host::set_changed_regs(t.tid, trapped, regs)) return;
-    resume_thread(t);
+    if (!host::set_changed_regs(t.tid, trapped, regs)) return ReturnOutcome::Gone;
+    return ReturnOutcome::Resume;
 }
 
 void Engine::on_step_done(ProcessState& proc, ThreadState& t) {
@@ -273,6 +351,19 @@ void Engine::leave_slot_for_signal(ProcessState& proc, ThreadState& t, host::Reg
     // unwinder knows nothing of our slots.
     const uint64_t pc = host::pc_of(regs);
     if (!proc.slots->owns(pc)) return;
+    if (proc.trampolines.is_trampoline(pc)) {
+        // `ret` landed on a trampoline and its trap has not run: finish the
+        // return now, so the handler sees (and returns to) the true address.
+        (void)complete_return(proc, t, regs);
+        return;
+    }
+    if (auto dedicated = proc.trampolines.dedicated_holding(pc, host::kSlotSize)) {
+        // Past its trap (the return is reported), before its jump: the
+        // handler returns straight to where the trampoline leads.
+        (void)host::set_pc(t.tid, *proc.trampolines.target_of(*dedicated));
+        return;
+    }
+    if (leave_entry_stub(proc, t, regs)) return;
     for (const auto& [addr, site] : proc.sites) {
         if (site.slot == 0 || pc < site.slot || pc >= site.slot + host::kSlotSize) continue;
         if (pc == site.slot) {
@@ -295,6 +386,12 @@ bool Engine::translate_fault_in_slot(ProcessState& proc, ThreadState& t, host::R
     // at the original address: handlers inspect the PC and may return to it.
     const uint64_t pc = host::pc_of(regs);
     if (!proc.slots->owns(pc)) return false;
+    if (ProbeSite* site = site_of_stub_holding(proc, pc)) {
+        // Only the displaced instruction can fault there, after the stub
+        // restored the registers it used.
+        (void)host::set_pc(t.tid, site->address);
+        return true;
+    }
     for (const auto& [addr, site] : proc.sites) {
         if (site.slot != 0 && pc >= site.slot && pc < site.slot + host::kSlotSize) {
             (void)host::set_pc(t.tid, site.address);

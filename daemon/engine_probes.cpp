@@ -126,12 +126,12 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
     if (page == 0) return failure;
 
     proc.slots->add_page(page);
-    if (proc.trampoline == 0) {
+    if (!proc.trampolines.any()) {
         // The return trampoline: a breakpoint in the first slot of our first page.
         proc.slots->reserve(page);
         auto trap = host::trampoline_bytes();
         PROBED_TRY(proc.mem->write(page, trap));
-        proc.trampoline = page;
+        proc.trampolines.set_generic(page);
     }
     spdlog::debug("pid {}: mapped slot page at {:#x} near {:#x}", proc.pid, page, near);
     return page;
@@ -274,11 +274,10 @@ void Engine::drop_site(ProcessState& proc, uint64_t address) {
         spdlog::warn("pid {}: removing breakpoint at {:#x}: {}", proc.pid, address,
                      r.error().message);
     proc.retired_sites.insert(address);
-    if (it->second.slot) {
-        std::vector<pid_t> live;
-        for (const auto& [tid, t] : proc.threads) live.push_back(tid);
-        proc.slots->release(it->second.slot, live);
-    }
+    std::vector<pid_t> live;
+    for (const auto& [tid, t] : proc.threads) live.push_back(tid);
+    if (it->second.slot) proc.slots->release(it->second.slot, live);
+    release_entry_stub(proc, it->second, live);
     proc.sites.erase(it);
 }
 

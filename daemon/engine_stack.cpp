@@ -36,7 +36,7 @@ Result<StackTrace> Engine::unwind_view(ProcessState& proc, ThreadState& t, const
         if (!u) return std::move(u).error();
         proc.unwinder = std::move(*u);
     }
-    ReturnAddressFixup fixup(proc.trampoline, t.shadow, host::stack_pointer_of(view.regs),
+    ReturnAddressFixup fixup(proc.trampolines, t.shadow, host::stack_pointer_of(view.regs),
                              host::pac_code_mask(t.tid));
     UnwindInput in;
     in.tid = t.tid;

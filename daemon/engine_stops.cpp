@@ -173,7 +173,8 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     leader.run = ThreadState::Run::Running;
     proc.sites.clear();
     proc.retired_sites.clear();
-    proc.trampoline = 0;
+    proc.retired_stubs.clear();
+    proc.trampolines.clear();
     proc.unwind_hooks_armed = false;
     proc.unwind_hook_modules.clear();
     leader.unwinding = leader.forced_unwind = false;
@@ -219,9 +220,13 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
     }
     if (sig == SIGTRAP) {
         uint64_t bp = host::breakpoint_address_from_pc(host::pc_of(*regs));
-        if (bp == proc.trampoline && proc.trampoline != 0) {
+        if (proc.trampolines.is_trampoline(bp)) {
             ++counters_.return_hits;
             on_return_hit(proc, t, *regs);
+            return;
+        }
+        if (ProbeSite* site = site_of_stub_trap(proc, bp)) {
+            on_stub_miss(proc, t, *site, *regs);
             return;
         }
         if (proc.rearm_pending && bp == proc.entry_point) {

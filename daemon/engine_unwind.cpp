@@ -53,7 +53,7 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
     auto& frames = t.shadow.frames_for_update();
     // A frame whose trampoline is found nowhere is already gone from the stack.
     auto spots = locate_returns(*proc.mem, frames, regs, [&](const ShadowFrame& f) {
-        return f.hijacked ? std::optional<uint64_t>(proc.trampoline) : std::nullopt;
+        return f.hijacked ? std::optional<uint64_t>(f.trampoline) : std::nullopt;
     });
     for (const ReturnSpot& spot : spots) {
         ShadowFrame& f = frames[spot.frame];
@@ -78,7 +78,7 @@ void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs
             uint64_t there = 0;
             if (spot.in_register) there = host::link_register(regs);
             else if (auto word = proc.mem->read_word(spot.address)) there = *word;
-            if (there == f.return_address && write_return(*proc.mem, regs, spot, proc.trampoline))
+            if (there == f.return_address && write_return(*proc.mem, regs, spot, f.trampoline))
                 f.hijacked = true;
         }
     }

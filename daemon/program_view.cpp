@@ -28,9 +28,17 @@ ProgramView program_view(const ProcessState& proc, const ThreadState& t, const h
         v.pending = host::fixup_step(t.step_insn, t.step_slot, v.regs);
         return v;
     }
-    if (proc.trampoline != 0) {
-        bool at_trampoline = pc == proc.trampoline; // `ret` landed, trap not run
-        bool trapped = trap_pending && host::breakpoint_address_from_pc(pc) == proc.trampoline;
+    if (auto dedicated = proc.trampolines.dedicated_holding(pc, host::kSlotSize)) {
+        // Landed on, trapped at, or (the return reported, its frame gone)
+        // about to jump from a trampoline that knows where it leads.
+        host::set_pc_of(v.regs, *proc.trampolines.target_of(*dedicated));
+        v.pc_from_trampoline = true;
+        return v;
+    }
+    if (proc.trampolines.any()) {
+        const uint64_t generic = proc.trampolines.generic();
+        bool at_trampoline = pc == generic; // `ret` landed, trap not run
+        bool trapped = trap_pending && host::breakpoint_address_from_pc(pc) == generic;
         if (at_trampoline || trapped) {
             // `ret` is done: the frame that returned is keyed as it was at entry.
             if (auto real = t.shadow.return_address_for(host::entry_sp_at_return(regs))) {
@@ -46,6 +54,16 @@ ProgramView program_view(const ProcessState& proc, const ThreadState& t, const h
             host::set_pc_of(v.regs, bp);
             return v;
         }
+    }
+    if (const ProbeSite* site =
+            find_stub_site(proc, [pc](const ProbeSite::Stub& s) { return stub_holds(s, pc); })) {
+        // In an entry stub: the program is at the call's first instruction
+        // (or past it), with the stub's own pushes undone.
+        arch::EntryStubExit exit = host::leave_entry_stub(site->stub->layout, pc);
+        host::set_stack_pointer_of(v.regs, host::stack_pointer_of(regs) + exit.sp_add);
+        const bool ran = exit.resume == arch::EntryStubExit::Resume::After;
+        host::set_pc_of(v.regs, site->address + (ran ? site->insn.length : 0));
+        return v;
     }
     if (proc.slots && proc.slots->owns(pc)) {
         std::optional<uint64_t> orig;

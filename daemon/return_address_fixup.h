@@ -7,6 +7,7 @@
 // (arch::host::return_search): on x86_64 the one stack word `call` pushed;
 // on arm64 the link register, then wherever the callee spilled it in its own
 // frame.
+#include "daemon/return_trampolines.h"
 #include "daemon/shadow_stack.h"
 
 #include <cstdint>
@@ -15,13 +16,13 @@ namespace probed {
 
 class ReturnAddressFixup {
 public:
-    // trampoline 0: the process has none, nothing is translated. sp: the
+    // trampolines: the process's (none: nothing is translated). sp: the
     // thread's stack pointer, which bounds the newest frame. pac_mask: the
     // bits pointer authentication may have set in a saved code address
-    // (arm64; 0 elsewhere), ignored when comparing with the trampoline.
-    ReturnAddressFixup(uint64_t trampoline, const ShadowStack& shadow, uint64_t sp,
-                       uint64_t pac_mask = 0)
-        : trampoline_(trampoline), shadow_(shadow), sp_(sp), pac_mask_(pac_mask) {}
+    // (arm64; 0 elsewhere), ignored when comparing with a trampoline.
+    ReturnAddressFixup(const ReturnTrampolines& trampolines, const ShadowStack& shadow,
+                       uint64_t sp, uint64_t pac_mask = 0)
+        : trampolines_(trampolines), shadow_(shadow), sp_(sp), pac_mask_(pac_mask) {}
 
     // `word` was read from tracee address `addr`: the word the program
     // would see there had we not hijacked it.
@@ -31,14 +32,12 @@ public:
     // The return address of a function stopped at its first instruction,
     // whose frame is keyed by entry_sp.
     uint64_t apply_at_entry(uint64_t entry_sp, uint64_t value) const;
-    uint64_t trampoline() const { return trampoline_; }
-
-private:
     bool is_trampoline(uint64_t value) const {
-        return trampoline_ != 0 && (value & ~pac_mask_) == trampoline_;
+        return trampolines_.is_trampoline(value & ~pac_mask_);
     }
 
-    uint64_t trampoline_;
+private:
+    const ReturnTrampolines& trampolines_;
     const ShadowStack& shadow_;
     uint64_t sp_;
     uint64_t pac_mask_;

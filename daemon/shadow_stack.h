@@ -16,6 +16,7 @@ namespace probed {
 
 struct ShadowFrame {
     uint64_t return_address = 0; // the true one we replaced
+    uint64_t trampoline = 0;     // what we replaced it with
     uint64_t entry_sp = 0;       // where the return address lived
     uint64_t ts_ns = 0;
     uint64_t site = 0;           // probe site address

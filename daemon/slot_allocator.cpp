@@ -63,6 +63,27 @@ std::optional<uint64_t> SlotAllocator::allocate(uint64_t near, uint64_t max_dist
     return std::nullopt;
 }
 
+std::optional<uint64_t> SlotAllocator::allocate_run(size_t count, uint64_t near,
+                                                    uint64_t max_distance) {
+    if (count == 0 || count > slots_per_page_) return std::nullopt;
+    for (size_t p = 0; p < pages_.size(); ++p) {
+        const uint64_t first = pages_[p];
+        if (distance(first, near) > max_distance ||
+            distance(first + (page_size_ - 1), near) > max_distance)
+            continue;
+        auto& bits = used_[p];
+        size_t run = 0;
+        for (size_t i = 0; i < bits.size(); ++i) {
+            run = bits[i] ? 0 : run + 1;
+            if (run < count) continue;
+            const size_t start = i + 1 - count;
+            for (size_t k = start; k <= i; ++k) bits[k] = true;
+            return first + static_cast<uint64_t>(start) * slot_size_;
+        }
+    }
+    return std::nullopt;
+}
+
 void SlotAllocator::release(uint64_t slot_addr, const std::vector<pid_t>& live_threads) {
     auto loc = locate(slot_addr);
     // Releasing a free or already-pending slot is ignored, so a double release

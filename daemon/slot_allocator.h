@@ -32,6 +32,9 @@ public:
     // `near` (both directions, measured to every byte of the page), or nullopt:
     // then the engine maps a new page nearby and calls add_page.
     std::optional<uint64_t> allocate(uint64_t near, uint64_t max_distance);
+    // `count` adjacent free slots in one such page (their first), for code
+    // longer than a slot; each is released on its own.
+    std::optional<uint64_t> allocate_run(size_t count, uint64_t near, uint64_t max_distance);
 
     // Returns a slot; it stays unusable until each of `live_threads` has been
     // observed outside it (observe) or has exited (thread_exited).

@@ -4,6 +4,7 @@
 #include "daemon/breakpoint_table.h"
 #include "daemon/probe.h"
 #include "daemon/return_locator.h"
+#include "daemon/return_trampolines.h"
 #include "daemon/proc_mem.h"
 #include "daemon/shadow_stack.h"
 #include "daemon/slot_allocator.h"
@@ -39,6 +40,10 @@ struct ThreadState {
     // there (same stack pointer) the hit is not counted twice.
     uint64_t reenter_site = 0;
     uint64_t reenter_sp = 0;
+    // Taken out of an entry stub for that handler: where in the stub the
+    // re-entry goes on (its start, or its displaced instruction once the
+    // hijack was done); 0: no stub.
+    uint64_t reenter_stub_pc = 0;
     bool expect_interrupt = false; // a PTRACE_INTERRUPT we sent is still to be reported
     // A vfork child: it runs in its parent's memory (and so among our
     // breakpoints) until it execs or exits, so we trace it like a thread.
@@ -72,6 +77,20 @@ struct ProbeSite {
     // At a function's first instruction (a symbol at offset 0): a hit there
     // is a new call, whose return address lies at the stack pointer.
     bool function_entry = false;
+    // The entry stub (arch::host::build_entry_stub; docs/hit_cost.md): made
+    // by the first call that returns through a dedicated trampoline; later
+    // calls returning to the same address are hijacked by the tracee itself.
+    struct Stub {
+        arch::EntryStubLayout layout;
+        uint64_t ret = 0;        // the return address it serves
+        uint64_t trampoline = 0; // what it stores in its place
+        uint64_t slot_run = 0;   // its slots: kEntryStubSize / kSlotSize from here
+        uint32_t entries = 0;    // calls sent through it
+        uint32_t misses = 0;     // of those, returning elsewhere
+        bool active = true;      // false once it missed too often
+    };
+    std::optional<Stub> stub;
+    bool stub_refused = false; // cannot have one (instruction, room, misses)
 };
 
 struct ProbeRecord {
@@ -86,9 +105,13 @@ struct ProcessState {
     std::unique_ptr<BreakpointTable> breakpoints;
     std::unique_ptr<SlotAllocator> slots;
     uint64_t entry_point = 0;    // AT_ENTRY: where injected syscalls run
-    uint64_t trampoline = 0;     // return trampoline (a breakpoint in our first page)
+    // Return trampolines: the generic one (a breakpoint in our first page)
+    // and the dedicated ones (slots; see return_trampolines.h).
+    ReturnTrampolines trampolines;
     std::map<pid_t, ThreadState> threads;
     std::map<uint64_t, ProbeSite> sites;
+    // Dropped sites whose entry stub a thread may still be running.
+    std::vector<ProbeSite> retired_stubs;
     // Breakpoints removed while threads ran: a thread may already have
     // trapped on one, and its stop must be rewound, not passed to the program.
     std::set<uint64_t> retired_sites;
@@ -108,5 +131,20 @@ struct ProcessState {
     std::optional<int> exit_status; // set once the whole process is gone
     std::unique_ptr<StackUnwinder> unwinder; // made on the first stack asked for
 };
+
+// The site, live or dropped while a thread may still run its entry stub,
+// whose stub satisfies `pred`.
+template <class Proc, class Pred>
+auto find_stub_site(Proc& proc, Pred pred) -> decltype(&proc.retired_stubs.front()) {
+    for (auto& [addr, site] : proc.sites)
+        if (site.stub && pred(*site.stub)) return &site;
+    for (auto& site : proc.retired_stubs)
+        if (site.stub && pred(*site.stub)) return &site;
+    return nullptr;
+}
+
+inline bool stub_holds(const ProbeSite::Stub& stub, uint64_t pc) {
+    return pc >= stub.layout.start && pc < stub.layout.end;
+}
 
 } // namespace probed

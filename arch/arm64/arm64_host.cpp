@@ -42,11 +42,12 @@ SimOutcome fixup_step(const DecodedInsn& insn, uint64_t slot, Regs& regs) {
     return outcome_of(fixup_after_step(insn, slot, regs));
 }
 
-Result<ReturnHijack> hijack_return(Regs& regs, uint64_t trampoline, const WordReader&) {
+Result<ReturnHijack> hijack_return(Regs& regs, const TrampolineFor& trampoline_for,
+                                   const WordReader&) {
     ReturnHijack h;
     h.true_return = return_address(regs);
     h.entry_sp = stack_pointer(regs);
-    set_return_address(regs, trampoline);
+    set_return_address(regs, trampoline_for(h.true_return));
     return h;
 }
 

@@ -32,6 +32,7 @@ constexpr int kBreakpointSiCode = TRAP_BRKPT;
 constexpr uint64_t kHighestMapAddress = 0xfffffffff000;
 
 inline uint64_t stack_pointer_of(const Regs& r) { return stack_pointer(r); }
+inline void set_stack_pointer_of(Regs& r, uint64_t sp) { r.sp = sp; }
 inline uint64_t pc_of(const Regs& r) { return program_counter(r); }
 inline void set_pc_of(Regs& r, uint64_t pc) { set_program_counter(r, pc); }
 
@@ -55,7 +56,27 @@ SimOutcome fixup_step(const DecodedInsn& insn, uint64_t slot, Regs& regs);
 // hijack replaces it in the registers (no memory store) and the frame's key
 // is sp. Only at the first instruction: see arm64_machine.h on pointer
 // authentication.
-Result<ReturnHijack> hijack_return(Regs& regs, uint64_t trampoline, const WordReader& read);
+Result<ReturnHijack> hijack_return(Regs& regs, const TrampolineFor& trampoline_for,
+                                   const WordReader& read);
+// No dedicated return trampolines: brk does not advance the PC, so the
+// tracer sets it at every return stop anyway and a trampoline per return
+// address would save nothing.
+constexpr bool kDedicatedTrampolines = false;
+// No entry stubs: the return address is in x30, which the entry stop reads
+// with the other registers; there is no stack word to read and replace.
+constexpr bool kEntryStubs = false;
+constexpr size_t kEntryStubSize = 0;
+inline bool entry_stub_can_run(const DecodedInsn&) { return false; }
+inline Result<EntryStub> build_entry_stub(const DecodedInsn&, uint64_t, uint64_t, uint64_t) {
+    return make_error(ErrorKind::Unsupported, "arm64 hijacks x30 at the entry stop");
+}
+inline EntryStubExit leave_entry_stub(const EntryStubLayout&, uint64_t) { return {}; }
+inline Result<EntryStubExit> apply_entry_stub_exit(const EntryStubLayout&, Regs&, const WordReader&) {
+    return make_error(ErrorKind::Unsupported, "arm64 has no entry stubs");
+}
+inline Result<std::vector<uint8_t>> dedicated_trampoline_bytes(uint64_t, uint64_t) {
+    return make_error(ErrorKind::Unsupported, "arm64 returns through the one trampoline");
+}
 inline Result<uint64_t> return_address_at_entry(const Regs& regs, const WordReader&) {
     return return_address(regs);
 }

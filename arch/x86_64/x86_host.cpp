@@ -54,18 +54,36 @@ SimOutcome fixup_step(const DecodedInsn& insn, uint64_t slot, Regs& regs) {
     return outcome_of(fixup_after_step(insn, slot, regs));
 }
 
+Result<EntryStubExit> apply_entry_stub_exit(const EntryStubLayout& layout, Regs& regs,
+                                            const WordReader& read) {
+    EntryStubExit e = leave_entry_stub(layout, regs.rip);
+    if (e.scratch_at >= 0) {
+        auto rax = read(regs.rsp + static_cast<uint64_t>(e.scratch_at), 8);
+        if (!rax) return std::move(rax).error();
+        regs.rax = *rax;
+    }
+    if (e.flags_at >= 0) {
+        auto flags = read(regs.rsp + static_cast<uint64_t>(e.flags_at), 8);
+        if (!flags) return std::move(flags).error();
+        regs.eflags = *flags;
+    }
+    regs.rsp += e.sp_add;
+    return e;
+}
+
 Result<uint64_t> return_address_at_entry(const Regs& regs, const WordReader& read) {
     return read(return_address_slot(regs), 8);
 }
 
-Result<ReturnHijack> hijack_return(Regs& regs, uint64_t trampoline, const WordReader& read) {
+Result<ReturnHijack> hijack_return(Regs& regs, const TrampolineFor& trampoline_for,
+                                   const WordReader& read) {
     uint64_t slot = return_address_slot(regs);
     auto ret = read(slot, 8);
     if (!ret) return std::move(ret).error();
     ReturnHijack h;
     h.true_return = *ret;
     h.entry_sp = slot;
-    h.store = MemoryStore{slot, trampoline};
+    h.store = MemoryStore{slot, trampoline_for(*ret)};
     return h;
 }
 

@@ -4,6 +4,7 @@
 #include "arch/host_types.h"
 #include "arch/x86_64/x86_decoder.h"
 #include "arch/x86_64/x86_dwarf_regs.h"
+#include "arch/x86_64/x86_entry_stub.h"
 #include "arch/x86_64/x86_machine.h"
 #include "arch/x86_64/x86_ptrace.h"
 #include "arch/x86_64/x86_regs.h"
@@ -30,9 +31,24 @@ constexpr uint64_t kHighestMapAddress = 0x7ffffffff000;
 inline uint64_t stack_pointer_of(const Regs& r) { return stack_pointer(r); }
 inline uint64_t pc_of(const Regs& r) { return program_counter(r); }
 inline void set_pc_of(Regs& r, uint64_t pc) { set_program_counter(r, pc); }
+inline void set_stack_pointer_of(Regs& r, uint64_t sp) { r.rsp = sp; }
 
 // The return trampoline: a breakpoint.
 inline std::vector<uint8_t> trampoline_bytes() { return breakpoint_bytes(); }
+// Dedicated return trampolines (daemon/return_trampolines.h): int3 leaves
+// rip past itself, so a trampoline can trap and then jump on by itself.
+constexpr bool kDedicatedTrampolines = true;
+inline Result<std::vector<uint8_t>> dedicated_trampoline_bytes(uint64_t at, uint64_t target) {
+    return build_return_trampoline(at, target);
+}
+// Entry stubs (x86_entry_stub.h): build_entry_stub, entry_stub_can_run,
+// leave_entry_stub, kEntryStubSize.
+constexpr bool kEntryStubs = true;
+// Takes a thread stopped in an entry stub back to the program's own state
+// (rax and the flags the stub saved loaded back, rsp as at the call) and
+// says where it goes on from there.
+Result<EntryStubExit> apply_entry_stub_exit(const EntryStubLayout& layout, Regs& regs,
+                                            const WordReader& read);
 
 // Decodes the instruction at a site; `preceding` is unused on x86_64.
 Result<DecodedInsn> decode_site(std::span<const uint8_t> code, uint64_t address,
@@ -53,7 +69,8 @@ SimOutcome fixup_step(const DecodedInsn& insn, uint64_t slot, Regs& regs);
 
 // At a function's first instruction the return address is the word at
 // [rsp]: the hijack overwrites that word, and the frame's key is rsp.
-Result<ReturnHijack> hijack_return(Regs& regs, uint64_t trampoline, const WordReader& read);
+Result<ReturnHijack> hijack_return(Regs& regs, const TrampolineFor& trampoline_for,
+                                   const WordReader& read);
 // The return address at a function's first instruction.
 Result<uint64_t> return_address_at_entry(const Regs& regs, const WordReader& read);
 // The key of the frame that just returned to the trampoline: `ret` popped

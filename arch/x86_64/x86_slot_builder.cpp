@@ -1,5 +1,7 @@
 #include "arch/x86_64/x86_slot_builder.h"
 
+#include "arch/x86_64/x86_machine.h"
+
 #include <cstdio>
 #include <cstring>
 #include <iterator>
@@ -81,6 +83,12 @@ void append_jump(std::vector<uint8_t>& code, uint64_t from, uint64_t to) {
 }
 
 } // namespace
+
+std::vector<uint8_t> build_return_trampoline(uint64_t at, uint64_t target) {
+    std::vector<uint8_t> code = breakpoint_bytes();
+    append_jump(code, at + code.size(), target);
+    return code;
+}
 
 bool slot_reachable(const DecodedInsn& insn, uint64_t slot_addr) {
     if (!check_insn(insn)) return false;

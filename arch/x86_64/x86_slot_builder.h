@@ -23,6 +23,13 @@ bool slot_reachable(const DecodedInsn& insn, uint64_t slot_addr);
 // insn.no_fallthrough. Result is at most kSlotSize bytes.
 Result<std::vector<uint8_t>> build_boosted_slot(const DecodedInsn& insn, uint64_t slot_addr);
 
+// A dedicated return trampoline (docs/hit_cost.md): int3 for the tracer's
+// return stop, then a jump to `target` through the absolute address stored
+// after it (or a jmp rel32 when that reaches), so the tracer resumes the
+// thread without writing rip. At most kSlotSize bytes.
+// `at` is where the trampoline will live.
+std::vector<uint8_t> build_return_trampoline(uint64_t at, uint64_t target);
+
 // Stepped: the re-targeted instruction followed by int3 as a guard.
 Result<std::vector<uint8_t>> build_stepped_slot(const DecodedInsn& insn, uint64_t slot_addr);
 

@@ -42,12 +42,10 @@ std::map<std::string, uint64_t> run_handler_mode(TraceSession& s, const std::str
     REQUIRE_MESSAGE(pid.ok(), pid.error().message);
     auto ids = probe_all(s, *pid, {"sig_outer", "sig_middle", "handler_work", "level1",
                                    "jump_from_handler"});
-    REQUIRE(s.engine.resume(*pid).ok());
-    int st = s.run_until_exit(*pid);
-    REQUIRE(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-    CHECK(read_file(out) == run_untraced(argv));
-    unlink(out.c_str());
+    auto run = s.finish(*pid, argv, out);
+    REQUIRE(WIFEXITED(run.status));
+    CHECK(WEXITSTATUS(run.status) == 0);
+    CHECK(run.output == run.untraced_output);
     return ids;
 }
 
@@ -197,6 +195,9 @@ TEST_CASE("queued signals while 4 threads hit probes: each delivered once, handl
         CHECK_FALSE(rets.empty());
         for (const auto& r : rets) {
             // Still running when the process exited: none, every worker ends its call.
+            std::string exit_name = r.exit ? exit_kind_name(*r.exit) : "none";
+            CAPTURE(exit_name);
+            CAPTURE(r.tid);
             CHECK(r.exit == ExitKind::Return);
             CHECK(r.retval == f.expected(r.args));
         }

@@ -83,6 +83,17 @@ TraceSession::TraceSession() {
 
 void TraceSession::collect() { queue.drain(events, ~size_t{0}); }
 
+TraceSession::Finished TraceSession::finish(pid_t pid, const std::vector<std::string>& argv,
+                                            const std::string& out_path) {
+    Finished f;
+    if (!engine.resume(pid)) return f;
+    f.status = run_until_exit(pid);
+    f.output = read_file(out_path);
+    unlink(out_path.c_str());
+    f.untraced_output = run_untraced(argv);
+    return f;
+}
+
 int TraceSession::run_until_exit(pid_t pid, std::chrono::seconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {

@@ -36,6 +36,15 @@ struct TraceSession {
     // Pumps the engine and collects events until `pid` has ended or
     // `timeout` passes; returns its raw wait status, -1 on timeout.
     int run_until_exit(pid_t pid, std::chrono::seconds timeout = std::chrono::seconds(60));
+    // Resumes `pid`, spawned from `argv` with its stdout to `out_path`, runs
+    // it to its end, and gives its status and output next to an untraced
+    // run's output; `out_path` is removed.
+    struct Finished {
+        int status = -1;
+        std::string output;
+        std::string untraced_output;
+    };
+    Finished finish(pid_t pid, const std::vector<std::string>& argv, const std::string& out_path);
     // Pumps for `duration`, collecting events.
     void pump_for(std::chrono::milliseconds duration);
     // Pumps until pred() holds (true) or `timeout` passes (false).

@@ -90,6 +90,20 @@ NOINLINE long fork_inside(long i) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
 }
 
+// 100 calls of work from 100 distinct call sites (return addresses), more
+// than the engine gives dedicated return trampolines, in order k = 0..99.
+#define CALL_SITE(k) sum += work((k), 1);
+#define TEN_CALL_SITES(b) \
+    CALL_SITE(b + 0) CALL_SITE(b + 1) CALL_SITE(b + 2) CALL_SITE(b + 3) CALL_SITE(b + 4) \
+    CALL_SITE(b + 5) CALL_SITE(b + 6) CALL_SITE(b + 7) CALL_SITE(b + 8) CALL_SITE(b + 9)
+NOINLINE long call_sites(void) {
+    long sum = 0;
+    TEN_CALL_SITES(0) TEN_CALL_SITES(10) TEN_CALL_SITES(20) TEN_CALL_SITES(30)
+    TEN_CALL_SITES(40) TEN_CALL_SITES(50) TEN_CALL_SITES(60) TEN_CALL_SITES(70)
+    TEN_CALL_SITES(80) TEN_CALL_SITES(90)
+    return sum;
+}
+
 static volatile sig_atomic_t handler_calls;
 static void on_usr1(int sig) {
     (void)sig;
@@ -122,6 +136,10 @@ int main(int argc, char** argv) {
         long sum = 0;
         for (long i = 0; i < n; ++i) sum += work(i, 1);
         printf("loop %ld sum %ld\n", n, sum);
+    } else if (!strcmp(mode, "call-sites")) {
+        long sum = 0;
+        for (long round = 0; round < n; ++round) sum += call_sites();
+        printf("call-sites %ld rounds sum %ld\n", n, sum);
     } else if (!strcmp(mode, "recurse")) {
         printf("recurse %ld = %ld\n", n, recurse(n));
     } else if (!strcmp(mode, "threads")) {

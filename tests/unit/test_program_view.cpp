@@ -24,7 +24,7 @@ ProcessState process_with_site() {
     ProcessState p;
     p.slots = std::make_unique<SlotAllocator>(4096, x86::kSlotSize);
     p.slots->add_page(kPage);
-    p.trampoline = kTrampoline;
+    p.trampolines.set_generic(kTrampoline);
     const uint8_t code[] = {0x48, 0x8b, 0x05, 0x10, 0x00, 0x00, 0x00};
     auto insn = x86::decode(code, kSite);
     REQUIRE(insn.ok());
@@ -75,6 +75,57 @@ TEST_CASE("on the trampoline: the true return address of the frame whose slot re
     auto trapped = program_view(p, t, at(kTrampoline + 1, sp_after_ret), true);
     CHECK(trapped.regs.rip == 0x401500);
     CHECK(trapped.pc_from_trampoline);
+}
+
+TEST_CASE("on a dedicated trampoline: where it leads, before and after its return was handled") {
+    ProcessState p = process_with_site();
+    constexpr uint64_t kDedicated = kPage + 2 * x86::kSlotSize;
+    p.trampolines.add(0x401500, kDedicated);
+    ThreadState t;
+    ShadowFrame f;
+    f.return_address = 0x401500;
+    f.entry_sp = 0x7ffd0000;
+    f.trampoline = kDedicated;
+    t.shadow.push(f);
+    uint64_t sp_after_ret = 0x7ffd0008;
+    // `ret` landed; its trap is pending; the return was reported and the
+    // frame popped, the thread interrupted before the trampoline's jump.
+    for (auto [pc, trap] : {std::pair{kDedicated, false}, {kDedicated + 1, true}}) {
+        auto v = program_view(p, t, at(pc, sp_after_ret), trap);
+        CHECK(v.regs.rip == 0x401500);
+        CHECK(v.pc_from_trampoline);
+    }
+    t.shadow.take_all();
+    auto after = program_view(p, t, at(kDedicated + 1, sp_after_ret), false);
+    CHECK(after.regs.rip == 0x401500);
+    CHECK(after.pc_from_trampoline);
+}
+
+TEST_CASE("in an entry stub: the call's first instruction with the stub's pushes undone") {
+    ProcessState p = process_with_site();
+    ProbeSite::Stub stub;
+    stub.layout.start = kPage + 4 * x86::kSlotSize;
+    stub.layout.displaced = stub.layout.start + 30;
+    stub.layout.after_displaced = stub.layout.displaced + 7;
+    stub.layout.miss = stub.layout.after_displaced + 5;
+    stub.layout.miss_trap = stub.layout.miss + 2;
+    stub.layout.end = stub.layout.miss + 16;
+    p.sites.at(kSite).stub = stub;
+    ThreadState t;
+    const uint64_t sp = 0x7ffd0000;
+    auto pushed = program_view(p, t, at(stub.layout.start + 2, sp - 16), false);
+    CHECK(pushed.regs.rip == kSite);
+    CHECK(pushed.regs.rsp == sp);
+    auto stored = program_view(p, t, at(stub.layout.start + 29, sp - 8), false);
+    CHECK(stored.regs.rip == kSite);
+    CHECK(stored.regs.rsp == sp);
+    auto ran = program_view(p, t, at(stub.layout.after_displaced, sp), false);
+    CHECK(ran.regs.rip == kSite + 7);
+    CHECK(ran.regs.rsp == sp);
+    // A stub of a site dropped meanwhile is still ours.
+    p.retired_stubs.push_back(p.sites.at(kSite));
+    p.sites.at(kSite).stub.reset();
+    CHECK(program_view(p, t, at(stub.layout.miss_trap + 1, sp), true).regs.rip == kSite);
 }
 
 TEST_CASE("an unhandled trap on a probe site: the site's address") {

@@ -229,3 +229,24 @@ TEST_CASE("owns covers exactly the pages") {
     CHECK_FALSE(alloc.owns(kPageA - 1));
     CHECK_FALSE(alloc.is_free(kPageA + kPage)); // not ours, so not free
 }
+
+TEST_CASE("allocate_run takes adjacent free slots and skips runs broken by used ones") {
+    SlotAllocator alloc(kPage, kSlot);
+    alloc.add_page(kPageA);
+    // Slots 0 and 2 used: the first run of 3 starts at slot 3.
+    REQUIRE(alloc.reserve(kPageA));
+    REQUIRE(alloc.reserve(kPageA + 2 * kSlot));
+    auto run = alloc.allocate_run(3, kPageA, 2 * kGiB);
+    REQUIRE(run.has_value());
+    CHECK(*run == kPageA + 3 * kSlot);
+    for (uint64_t k = 3; k < 6; ++k) CHECK_FALSE(alloc.is_free(kPageA + k * kSlot));
+    CHECK(alloc.is_free(kPageA + 1 * kSlot));
+    CHECK(alloc.free_count() == kSlotsPerPage - 5);
+    // A run is released slot by slot.
+    for (uint64_t k = 3; k < 6; ++k) alloc.release(kPageA + k * kSlot, {});
+    CHECK(alloc.free_count() == kSlotsPerPage - 2);
+    // Too long, or no page near enough: none.
+    CHECK_FALSE(alloc.allocate_run(kSlotsPerPage, kPageA, 2 * kGiB).has_value());
+    CHECK_FALSE(alloc.allocate_run(3, kPageA + 8 * kGiB, 2 * kGiB).has_value());
+    CHECK_FALSE(alloc.allocate_run(0, kPageA, 2 * kGiB).has_value());
+}

@@ -168,6 +168,26 @@ TEST_CASE("fixup_after_step leaves a branch target alone") {
     CHECK(regs.rip == 0x500000);
 }
 
+TEST_CASE("a dedicated return trampoline traps, then jumps to its target") {
+    // Near: int3; jmp rel32.
+    const uint64_t at = 0x401000;
+    auto near = build_return_trampoline(at, 0x402000);
+    const std::vector<uint8_t> want_near = {
+        0xcc,                         // int3
+        0xe9, 0xfa, 0x0f, 0x00, 0x00, // jmp 0x402000 (from at+1, 5 bytes: rel 0xffa)
+    };
+    CHECK(near == want_near);
+    // Far: int3; jmp [rip+0]; the 8-byte target.
+    auto far = build_return_trampoline(0x7f0000001000, 0x401234);
+    const std::vector<uint8_t> want_far = {
+        0xcc,                               // int3
+        0xff, 0x25, 0x00, 0x00, 0x00, 0x00, // jmp qword ptr [rip + 0]
+        0x34, 0x12, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, // .quad 0x401234
+    };
+    CHECK(far == want_far);
+    CHECK(far.size() <= kSlotSize);
+}
+
 TEST_CASE("fixup_after_step rewrites an indirect call's return address") {
     const uint8_t call_mem[] = {
         0xff, 0x15, 0x00, 0x10, 0x00, 0x00, // call [rip+0x1000]
