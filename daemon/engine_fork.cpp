@@ -105,7 +105,8 @@ void Engine::scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid
     arch::host::Regs regs = got ? *got : arch::host::Regs{};
     const arch::host::Regs before = regs;
     const auto& frames = parent.shadow.frames();
-    auto spots = locate_returns(*mem, frames, regs, [&](const ShadowFrame&) {
+    ProcessStackBounds stacks(child); // its mappings are the parent's at the fork
+    auto spots = locate_returns(*mem, frames, regs, stacks, [&](const ShadowFrame&) {
         return std::optional<uint64_t>(proc.trampoline);
     });
     for (const ReturnSpot& spot : spots)

@@ -13,14 +13,6 @@ namespace probed {
 
 namespace host = arch::host;
 
-namespace {
-
-// As in the hit path: only frames within a thread's stack size of the stack
-// pointer can have been unwound past (a sigaltstack handler is far away).
-constexpr uint64_t kStackSpan = 16ull << 20;
-
-} // namespace
-
 void Engine::arm_unwind_hooks(ProcessState& proc) {
     std::vector<std::string> scanned;
     auto found = find_definitions(proc.pid, unwind_hook_names(), proc.unwind_hook_modules, scanned);
@@ -52,7 +44,8 @@ void Engine::arm_unwind_hooks(ProcessState& proc) {
 void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& regs) {
     auto& frames = t.shadow.frames_for_update();
     // A frame whose trampoline is found nowhere is already gone from the stack.
-    auto spots = locate_returns(*proc.mem, frames, regs, [&](const ShadowFrame& f) {
+    ProcessStackBounds stacks(proc.pid);
+    auto spots = locate_returns(*proc.mem, frames, regs, stacks, [&](const ShadowFrame& f) {
         return f.hijacked ? std::optional<uint64_t>(proc.trampoline) : std::nullopt;
     });
     for (const ReturnSpot& spot : spots) {
@@ -68,7 +61,8 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
 void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs, uint64_t sp,
                             uint64_t now) {
     std::vector<ShadowFrame> dead;
-    t.shadow.pop_dead(sp, kStackSpan, true, dead);
+    ProcessStackBounds stacks(proc.pid);
+    t.shadow.pop_dead(sp, stacks, true, dead);
     for (const auto& f : dead) report_return(proc, t, f, ExitKind::Exception, nullptr, now);
     auto& frames = t.shadow.frames_for_update();
     for (ShadowFrame& f : frames) {
@@ -90,8 +84,7 @@ void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs
         }
         // The return address is found nowhere, so the frame is gone
         // (unwound on another path we did not see end).
-        ShadowFrame gone = frames[i];
-        frames.erase(frames.begin() + static_cast<long>(i));
+        ShadowFrame gone = t.shadow.remove(i);
         report_return(proc, t, gone, ExitKind::Exception, nullptr, now);
     }
 }
@@ -112,7 +105,8 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         t.forced_unwind |= site.hook == UnwindHook::ForcedUnwind;
         if (!t.shadow.empty()) {
             std::vector<ShadowFrame> dead;
-            t.shadow.pop_dead(host::stack_pointer_of(regs), kStackSpan, true, dead);
+            ProcessStackBounds stacks(proc.pid);
+            t.shadow.pop_dead(host::stack_pointer_of(regs), stacks, true, dead);
             for (const auto& f : dead)
                 report_return(proc, t, f, ExitKind::Exception, nullptr, monotonic_ns());
             restore_for_unwind(proc, t, regs);
