@@ -222,6 +222,7 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
         if (bp == proc.trampoline && proc.trampoline != 0) {
             ++counters_.return_hits;
             on_return_hit(proc, t, *regs);
+            if (proc.unwind_hooks_retiring) retire_unwind_hooks(proc);
             return;
         }
         if (proc.rearm_pending && bp == proc.entry_point) {
@@ -232,6 +233,7 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
             ++counters_.entry_hits;
             on_entry_hit(proc, t, it->second, *regs);
             if (!proc.sites_to_drop.empty()) drop_finished_sites(proc);
+            if (proc.unwind_hooks_retiring) retire_unwind_hooks(proc);
             return;
         }
         if (proc.retired_sites.count(bp) && !proc.breakpoints->contains(bp)) {
