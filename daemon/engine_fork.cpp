@@ -66,6 +66,7 @@ bool Engine::adopt_fork_child(ProcessState& proc, const ThreadState& parent, pid
     c.sites = proc.sites;
     c.retired_sites = proc.retired_sites;
     c.unwind_hooks_armed = proc.unwind_hooks_armed;
+    c.unwind_hooks_retiring = proc.unwind_hooks_retiring; // its frames are copies
     c.unwind_hook_modules = proc.unwind_hook_modules;
     procs_[child] = std::move(cp);
     add_thread(c, child, false);

@@ -174,7 +174,7 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     proc.sites.clear();
     proc.retired_sites.clear();
     proc.trampoline = 0;
-    proc.unwind_hooks_armed = false;
+    proc.unwind_hooks_armed = proc.unwind_hooks_retiring = false;
     proc.unwind_hook_modules.clear();
     leader.unwinding = leader.forced_unwind = false;
     leader.unwind_restored.clear();
