@@ -140,12 +140,23 @@ void check_jumped_frames(TraceSession& s, const std::map<std::string, uint64_t>&
     }
 }
 
-// Where the altstack lies: far from the thread's stack (mmap's choice), or
-// less than 16 MiB above it with only a guard page between, in a mapping
-// of its own. A distance rule took the latter for the thread's stack: the
-// handler's calls, above the interrupted frames and close by, made those
-// look unwound, and their returns then found no shadow frame (SIGTRAP).
-const char* kLayouts[] = {"", "-above"};
+// Where the altstack lies: far from the thread's stack (mmap's choice); less
+// than 16 MiB above it with only a guard page between, in a mapping of its
+// own; or mapped just before pthread_create, which on recent kernels puts
+// the new thread's stack right below it. A distance rule took the last two
+// for the thread's stack: the handler's calls, above the interrupted frames
+// and close by, made those look unwound, and their returns then found no
+// shadow frame (SIGTRAP).
+const char* kLayouts[] = {"", "-above", "-thread"};
+
+// The kernel merges adjacent anonymous mappings of equal flags: where the
+// thread's stack and the altstack mapped before it became one mapping, no
+// rule by mapping can tell them apart (docs/unwinding.md, limits).
+bool stacks_mapped_apart(const std::string& mode, uint64_t n) {
+    std::string layout =
+        run_untraced({target_path("fire_target"), mode, std::to_string(n)});
+    return layout.find("same mapping 0\n") != std::string::npos;
+}
 
 } // namespace
 
@@ -158,6 +169,10 @@ TEST_CASE("sigaltstack handlers call probed functions, then return or siglongjmp
         for (bool jumps : {false, true}) {
             const std::string mode = (jumps ? "sigjmp" : "altstack") + layout;
             CAPTURE(mode);
+            if (layout == "-thread" && !stacks_mapped_apart(mode, n)) {
+                MESSAGE(mode, ": this kernel merged the thread's stack with its altstack; skipped");
+                continue;
+            }
             TraceSession s;
             auto run = run_handler_mode(s, mode, n);
             if (jumps) check_jumped_frames(s, run.ids, n);

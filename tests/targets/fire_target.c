@@ -14,6 +14,10 @@
 //                       the sigaltstack (separate mappings, a guard page
 //                       between), as when both are mapped one after the other
 //   sigjmp-above N      sigjmp N in the same layout
+//   altstack-thread N   altstack N in a thread created (default attributes)
+//   sigjmp-thread N     right after its altstack was mapped: on recent kernels
+//                       its stack then lies just below the altstack, in a
+//                       separate mapping (glibc maps stacks with MAP_STACK)
 //   sigstorm THREADS    THREADS threads call probed functions until SIGINT
 //                       while real-time signals (queued: none may be lost)
 //                       arrive; the handler calls a probed function too
@@ -170,14 +174,14 @@ static int run_altstack(long n, int with_jumps) {
     return wrong != 0 || handler_off_altstack;
 }
 
-// --- the same, with the sigaltstack just above the thread's stack ----------
+// --- the same, with the sigaltstack just above the thread's stack -------
 
 #define ABOVE_STACK_SIZE (256 * 1024)
 #define ABOVE_GUARD_SIZE 4096
 #define ABOVE_ALT_SIZE (64 * 1024)
 
 struct above_run {
-    char* region; // thread stack, guard page, altstack: ascending
+    char* alt;
     long n;
     int with_jumps;
     int rc;
@@ -203,7 +207,7 @@ static int same_mapping(const void* a, const void* b) {
 
 static void* above_thread(void* p) {
     struct above_run* run = p;
-    char* alt = run->region + ABOVE_STACK_SIZE + ABOVE_GUARD_SIZE;
+    char* alt = run->alt;
     install_altstack_handler(alt, ABOVE_ALT_SIZE);
     char here;
     // What makes this layout hard: the altstack is above this stack, close
@@ -215,16 +219,22 @@ static void* above_thread(void* p) {
     return NULL;
 }
 
-static int run_altstack_above(long n, int with_jumps) {
-    size_t total = ABOVE_STACK_SIZE + ABOVE_GUARD_SIZE + ABOVE_ALT_SIZE;
+// own_stack: the thread runs on a stack we map, with a guard page and the
+// altstack right above it. Else the altstack is mapped first and the thread
+// created with glibc's own stack, wherever the kernel puts it.
+static int run_altstack_above(long n, int with_jumps, int own_stack) {
+    size_t total = own_stack ? ABOVE_STACK_SIZE + ABOVE_GUARD_SIZE + ABOVE_ALT_SIZE : ABOVE_ALT_SIZE;
     char* region = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (region == MAP_FAILED) return 2;
-    // The guard page splits the region into two mappings the kernel cannot merge.
-    if (mprotect(region + ABOVE_STACK_SIZE, ABOVE_GUARD_SIZE, PROT_NONE) != 0) return 2;
-    struct above_run run = {.region = region, .n = n, .with_jumps = with_jumps};
+    struct above_run run = {.alt = region, .n = n, .with_jumps = with_jumps};
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstack(&attr, region, ABOVE_STACK_SIZE);
+    if (own_stack) {
+        // The guard page splits the region into two mappings the kernel cannot merge.
+        if (mprotect(region + ABOVE_STACK_SIZE, ABOVE_GUARD_SIZE, PROT_NONE) != 0) return 2;
+        run.alt = region + ABOVE_STACK_SIZE + ABOVE_GUARD_SIZE;
+        pthread_attr_setstack(&attr, region, ABOVE_STACK_SIZE);
+    }
     pthread_t thread;
     if (pthread_create(&thread, &attr, above_thread, &run) != 0) return 2;
     pthread_join(thread, NULL);
@@ -275,9 +285,11 @@ int main(int argc, char** argv) {
             mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), size);
         return run_altstack(n, !strcmp(mode, "sigjmp"));
     }
-    if (!strcmp(mode, "altstack-above")) return run_altstack_above(n, 0);
-    if (!strcmp(mode, "sigjmp-above")) return run_altstack_above(n, 1);
+    if (!strcmp(mode, "altstack-above")) return run_altstack_above(n, 0, 1);
+    if (!strcmp(mode, "sigjmp-above")) return run_altstack_above(n, 1, 1);
+    if (!strcmp(mode, "altstack-thread")) return run_altstack_above(n, 0, 0);
+    if (!strcmp(mode, "sigjmp-thread")) return run_altstack_above(n, 1, 0);
     if (!strcmp(mode, "sigstorm")) return run_storm(n);
-    fprintf(stderr, "usage: %s fire|altstack|sigjmp|altstack-above|sigjmp-above|sigstorm N\n", argv[0]);
+    fprintf(stderr, "usage: %s fire|altstack|sigjmp|altstack-above|sigjmp-above|altstack-thread|sigjmp-thread|sigstorm N\n", argv[0]);
     return 2;
 }
