@@ -23,7 +23,6 @@ bool MappedStackBounds::same_stack(uint64_t a, uint64_t b) {
 
 bool ProcessStackBounds::same_stack(uint64_t a, uint64_t b) {
     if (!mapped_ && !unreadable_) {
-        ++reads_;
         auto maps = read_proc_maps(pid_);
         if (maps) {
             mapped_.emplace(std::move(*maps));

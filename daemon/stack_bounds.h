@@ -72,12 +72,9 @@ class ProcessStackBounds : public StackBounds {
 public:
     explicit ProcessStackBounds(pid_t pid) : pid_(pid) {}
     bool same_stack(uint64_t a, uint64_t b) override;
-    // How many times the maps were read (0 or 1), for tests and logs.
-    int reads() const { return reads_; }
 
 private:
     pid_t pid_;
-    int reads_ = 0;
     std::optional<MappedStackBounds> mapped_;
     StackSpanBounds fallback_{kFallbackStackSpan};
     bool unreadable_ = false;
