@@ -27,6 +27,10 @@ public:
     Result<void> remove_all(MemoryAccess& mem);
     // Forgets everything without touching memory (after exec or process exit).
     void clear();
+    // Forgets the breakpoint at addr, every reference, without touching
+    // memory: the code there was unmapped (dlclose), and whatever is mapped
+    // there next must not get our saved bytes.
+    void forget(uint64_t addr) { entries_.erase(addr); }
 
     bool contains(uint64_t addr) const;
     int refcount(uint64_t addr) const; // 0 if none

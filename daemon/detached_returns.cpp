@@ -25,8 +25,9 @@ std::vector<arch::DetachedReturn> signed_pending_calls(MemoryAccess& mem, pid_t 
     if (pac_mask == 0) return out; // no pointer authentication: nothing is signed
     // Searched where the plain value would be (the callee signs x30 in place
     // and spills it into its own frame), ignoring the authentication code.
+    ProcessStackBounds stacks(tid);
     auto spots = locate_returns(
-        mem, frames, regs,
+        mem, frames, regs, stacks,
         [&](const ShadowFrame& f) {
             return f.hijacked ? std::optional<uint64_t>(trampoline) : std::nullopt;
         },

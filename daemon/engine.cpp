@@ -113,6 +113,9 @@ void Engine::remove_thread(ProcessState& proc, pid_t tid) {
     proc.threads.erase(tid);
     tid_owner_.erase(tid);
     if (proc.slots) proc.slots->thread_exited(tid);
+    // Its frames may have been the last to keep the unwinder hooks; a
+    // process with no thread left has no memory to take them out of.
+    if (proc.unwind_hooks_retiring && !proc.threads.empty()) retire_unwind_hooks(proc);
 }
 
 Result<void> Engine::init_process(ProcessState& proc) {
@@ -354,7 +357,8 @@ std::vector<pid_t> Engine::list_processes() const {
 std::vector<ProcessSummary> Engine::process_summaries() const {
     std::vector<ProcessSummary> out;
     for (const auto& [pid, p] : procs_)
-        out.push_back({pid, p->threads.size(), p->spawned, p->held_at_entry});
+        out.push_back({pid, p->threads.size(), p->spawned, p->held_at_entry,
+                       p->breakpoints ? p->breakpoints->size() : 0});
     return out;
 }
 

@@ -36,6 +36,7 @@ struct SpawnIdentity {
     std::vector<gid_t> groups;
 };
 struct ProgramView;
+struct MapEntry;
 
 struct SpawnOptions {
     std::vector<std::string> env; // empty: inherit ours
@@ -57,6 +58,9 @@ struct ProcessSummary {
     size_t threads = 0;
     bool spawned = false;
     bool held = false; // spawned and not yet resumed
+    // Our breakpoints in its memory now, the engine's own (unwinder hooks)
+    // included: 0 means the program runs untouched.
+    size_t breakpoints = 0;
 };
 
 struct EngineCounters {
@@ -206,7 +210,10 @@ private:
     // Arms probe `id` (in probes_) at `target` and fills in where it went.
     Result<void> place_probe(ProcessState& proc, uint64_t id, const ResolvedTarget& target);
     void refresh_site(ProbeSite& site);
-    void drop_site(ProcessState& proc, uint64_t address);
+    // Mapped: the original bytes are written back. Unmapped: the code is
+    // gone (dlclose), so nothing is written and no trap can be pending there.
+    enum class SiteMemory { Mapped, Unmapped };
+    void drop_site(ProcessState& proc, uint64_t address, SiteMemory memory = SiteMemory::Mapped);
     ProbeInfo info_with_counters(const ProbeRecord& rec) const;
 
     // keeping the program's unwinder off our trampoline (engine_unwind.cpp)
@@ -219,6 +226,14 @@ private:
     void rehijack_alive(ProcessState& proc, ThreadState& t, arch::host::Regs& regs, uint64_t sp,
                         uint64_t now);
     void drop_finished_sites(ProcessState& proc);
+    // Removes the hooks once no return probe and no hijacked frame is left
+    // in the process; otherwise, with no return probe left, marks them
+    // retiring so the last frame's end tries again.
+    void retire_unwind_hooks(ProcessState& proc);
+    // Forgets (without writing to it) every hook site in code no longer
+    // mapped, and the modules no longer loaded, so a later dlopen of the same
+    // library is searched again.
+    void forget_unmapped_hooks(ProcessState& proc, const std::vector<MapEntry>& maps);
     ExitKind abandoned_exit(const ThreadState& t) const {
         return t.unwinding ? ExitKind::Exception : ExitKind::Longjmp;
     }

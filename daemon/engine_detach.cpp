@@ -204,6 +204,7 @@ void Engine::move_out_of_slots(ProcessState& proc) {
 std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState& proc) {
     uint64_t now = monotonic_ns();
     std::vector<arch::DetachedReturn> left;
+    ProcessStackBounds stacks(proc.pid); // every thread is held: one snapshot serves all
     for (auto& [tid, t] : proc.threads) {
         auto frames = t.shadow.take_all();
         spdlog::debug("tid {}: restoring {} hijacked return addresses", tid, frames.size());
@@ -212,7 +213,7 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
         const host::Regs before = regs;
         // An unhijacked frame (the program's unwinder is walking) already
         // holds its true return address.
-        auto spots = locate_returns(*proc.mem, frames, regs, [&](const ShadowFrame& f) {
+        auto spots = locate_returns(*proc.mem, frames, regs, stacks, [&](const ShadowFrame& f) {
             return std::optional<uint64_t>(f.hijacked ? f.trampoline : f.return_address);
         });
         std::vector<bool> live(frames.size());

@@ -68,6 +68,7 @@ bool Engine::adopt_fork_child(ProcessState& proc, const ThreadState& parent, pid
     c.retired_sites = proc.retired_sites;
     c.retired_stubs = proc.retired_stubs;
     c.unwind_hooks_armed = proc.unwind_hooks_armed;
+    c.unwind_hooks_retiring = proc.unwind_hooks_retiring; // its frames are copies
     c.unwind_hook_modules = proc.unwind_hook_modules;
     procs_[child] = std::move(cp);
     add_thread(c, child, false);
@@ -107,7 +108,8 @@ void Engine::scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid
     arch::host::Regs regs = got ? *got : arch::host::Regs{};
     const arch::host::Regs before = regs;
     const auto& frames = parent.shadow.frames();
-    auto spots = locate_returns(*mem, frames, regs, [&](const ShadowFrame& f) {
+    ProcessStackBounds stacks(child); // its mappings are the parent's at the fork
+    auto spots = locate_returns(*mem, frames, regs, stacks, [&](const ShadowFrame& f) {
         return std::optional<uint64_t>(f.trampoline);
     });
     for (const ReturnSpot& spot : spots)

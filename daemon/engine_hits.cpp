@@ -26,10 +26,6 @@ namespace {
 // free for probes.
 constexpr size_t kMaxDedicatedTrampolines = 64;
 
-// How far a longjmp can unwind: a thread's stack is at most this big (8 MiB
-// by default), while a sigaltstack normally lives much further away.
-constexpr uint64_t kStackSpan = 16ull << 20;
-
 CallEvent event_for(EventType type, uint64_t id, const ProbeInfo& info, pid_t pid, pid_t tid,
                     uint64_t site, uint64_t ts) {
     CallEvent ev;
@@ -78,6 +74,9 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     uint64_t ts = monotonic_ns();
     host::set_pc_of(regs, site.address);
     const uint64_t sp = host::stack_pointer_of(regs);
+    // Asked (and /proc/PID/maps read) only when a stop lies at or above a
+    // pending frame or re-entry point: see pop_dead.
+    ProcessStackBounds stacks(proc.pid);
     if (t.reenter_site != 0) {
         if (t.reenter_site == site.address && t.reenter_sp == sp) {
             // Back from the signal handler that interrupted this hit: its
@@ -100,8 +99,9 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
             return;
         }
         // Any later stop on the same stack at or above that point means the
-        // handler left by other means (longjmp).
-        if (sp >= t.reenter_sp && sp - t.reenter_sp < kStackSpan) {
+        // handler left by other means (longjmp); a call in the handler on a
+        // sigaltstack mapped above it does not.
+        if (sp >= t.reenter_sp && stacks.same_stack(sp, t.reenter_sp)) {
             t.reenter_site = 0;
             t.reenter_stub_pc = 0;
         }
@@ -130,7 +130,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     PendingWrites writes;
     std::vector<ShadowFrame> dead;
     if (!t.shadow.empty()) {
-        t.shadow.pop_dead(sp, kStackSpan, site.function_entry, dead);
+        t.shadow.pop_dead(sp, stacks, site.function_entry, dead);
         for (const auto& f : dead) report_return(proc, t, f, abandoned_exit(t), nullptr, ts);
     }
     bool pushed = false;

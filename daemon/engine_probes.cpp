@@ -260,20 +260,27 @@ Result<void> Engine::place_probe(ProcessState& proc, uint64_t id, const Resolved
     refresh_site(site);
     spdlog::info("probe {}: pid {} {} at {:#x} ({}, '{}')", id, info.pid, info.target,
                  site.address, arch::strategy_name(site.insn.strategy), site.insn.text);
-    if (site.any_return && !proc.unwind_hooks_armed) {
-        proc.unwind_hooks_armed = true;
-        arm_unwind_hooks(proc);
+    if (site.any_return) {
+        proc.unwind_hooks_retiring = false;
+        if (!proc.unwind_hooks_armed) {
+            proc.unwind_hooks_armed = true;
+            arm_unwind_hooks(proc);
+        }
     }
     return {};
 }
 
-void Engine::drop_site(ProcessState& proc, uint64_t address) {
+void Engine::drop_site(ProcessState& proc, uint64_t address, SiteMemory memory) {
     auto it = proc.sites.find(address);
     if (it == proc.sites.end()) return;
-    if (auto r = proc.breakpoints->remove(*proc.mem, address); !r)
-        spdlog::warn("pid {}: removing breakpoint at {:#x}: {}", proc.pid, address,
-                     r.error().message);
-    proc.retired_sites.insert(address);
+    if (memory == SiteMemory::Unmapped) {
+        proc.breakpoints->forget(address);
+    } else {
+        if (auto r = proc.breakpoints->remove(*proc.mem, address); !r)
+            spdlog::warn("pid {}: removing breakpoint at {:#x}: {}", proc.pid, address,
+                         r.error().message);
+        proc.retired_sites.insert(address);
+    }
     std::vector<pid_t> live;
     for (const auto& [tid, t] : proc.threads) live.push_back(tid);
     if (it->second.slot) proc.slots->release(it->second.slot, live);
@@ -299,6 +306,7 @@ Result<void> Engine::remove_probe(uint64_t probe_id) {
         followers |= proc->followed_from != 0;
         if (ids.empty() && sit->second.hook == UnwindHook::None) drop_site(*proc, address);
         else refresh_site(sit->second);
+        retire_unwind_hooks(*proc); // if that was its last return probe
     }
     if (followers) release_idle_followers();
     return {};

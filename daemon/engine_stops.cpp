@@ -175,7 +175,7 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     proc.retired_sites.clear();
     proc.retired_stubs.clear();
     proc.trampolines.clear();
-    proc.unwind_hooks_armed = false;
+    proc.unwind_hooks_armed = proc.unwind_hooks_retiring = false;
     proc.unwind_hook_modules.clear();
     leader.unwinding = leader.forced_unwind = false;
     leader.unwind_restored.clear();
@@ -223,6 +223,7 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
         if (proc.trampolines.is_trampoline(bp)) {
             ++counters_.return_hits;
             on_return_hit(proc, t, *regs);
+            if (proc.unwind_hooks_retiring) retire_unwind_hooks(proc);
             return;
         }
         if (ProbeSite* site = site_of_stub_trap(proc, bp)) {
@@ -237,6 +238,7 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
             ++counters_.entry_hits;
             on_entry_hit(proc, t, it->second, *regs);
             if (!proc.sites_to_drop.empty()) drop_finished_sites(proc);
+            if (proc.unwind_hooks_retiring) retire_unwind_hooks(proc);
             return;
         }
         if (proc.retired_sites.count(bp) && !proc.breakpoints->contains(bp)) {

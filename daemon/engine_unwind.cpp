@@ -4,22 +4,17 @@
 
 #include "arch/host.h"
 #include "common/monotonic_clock.h"
+#include "daemon/proc_maps.h"
 #include "daemon/return_locator.h"
 #include "daemon/symbol_resolver.h"
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 namespace probed {
 
 namespace host = arch::host;
-
-namespace {
-
-// As in the hit path: only frames within a thread's stack size of the stack
-// pointer can have been unwound past (a sigaltstack handler is far away).
-constexpr uint64_t kStackSpan = 16ull << 20;
-
-} // namespace
 
 void Engine::arm_unwind_hooks(ProcessState& proc) {
     std::vector<std::string> scanned;
@@ -52,7 +47,8 @@ void Engine::arm_unwind_hooks(ProcessState& proc) {
 void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& regs) {
     auto& frames = t.shadow.frames_for_update();
     // A frame whose trampoline is found nowhere is already gone from the stack.
-    auto spots = locate_returns(*proc.mem, frames, regs, [&](const ShadowFrame& f) {
+    ProcessStackBounds stacks(proc.pid);
+    auto spots = locate_returns(*proc.mem, frames, regs, stacks, [&](const ShadowFrame& f) {
         return f.hijacked ? std::optional<uint64_t>(f.trampoline) : std::nullopt;
     });
     for (const ReturnSpot& spot : spots) {
@@ -68,7 +64,8 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
 void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs, uint64_t sp,
                             uint64_t now) {
     std::vector<ShadowFrame> dead;
-    t.shadow.pop_dead(sp, kStackSpan, true, dead);
+    ProcessStackBounds stacks(proc.pid);
+    t.shadow.pop_dead(sp, stacks, true, dead);
     for (const auto& f : dead) report_return(proc, t, f, ExitKind::Exception, nullptr, now);
     auto& frames = t.shadow.frames_for_update();
     for (ShadowFrame& f : frames) {
@@ -90,8 +87,7 @@ void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs
         }
         // The return address is found nowhere, so the frame is gone
         // (unwound on another path we did not see end).
-        ShadowFrame gone = frames[i];
-        frames.erase(frames.begin() + static_cast<long>(i));
+        ShadowFrame gone = t.shadow.remove(i);
         report_return(proc, t, gone, ExitKind::Exception, nullptr, now);
     }
 }
@@ -112,7 +108,8 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         t.forced_unwind |= site.hook == UnwindHook::ForcedUnwind;
         if (!t.shadow.empty()) {
             std::vector<ShadowFrame> dead;
-            t.shadow.pop_dead(host::stack_pointer_of(regs), kStackSpan, true, dead);
+            ProcessStackBounds stacks(proc.pid);
+            t.shadow.pop_dead(host::stack_pointer_of(regs), stacks, true, dead);
             for (const auto& f : dead)
                 report_return(proc, t, f, ExitKind::Exception, nullptr, monotonic_ns());
             restore_for_unwind(proc, t, regs);
@@ -163,8 +160,11 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         return;
     }
     case UnwindHook::LibraryLoad: {
-        // Arm hooks in new modules before the thread runs on: the next thing
-        // it does may be to unwind. It is held while pages may be mapped.
+        // Forget the hooks of modules unloaded since the last call (the
+        // loader calls this after a dlclose unmapped them), then arm hooks in
+        // new modules before the thread runs on: the next thing it does may
+        // be to unwind. It is held while pages may be mapped.
+        if (auto maps = read_proc_maps(proc.pid)) forget_unmapped_hooks(proc, *maps);
         auto run = t.run;
         t.run = ThreadState::Run::Stopped;
         arm_unwind_hooks(proc);
@@ -185,6 +185,71 @@ void Engine::drop_finished_sites(ProcessState& proc) {
         if (it->second.probe_ids.empty()) drop_site(proc, address);
     }
     proc.sites_to_drop.clear();
+}
+
+void Engine::retire_unwind_hooks(ProcessState& proc) {
+    if (!proc.unwind_hooks_armed) return;
+    for (const auto& [address, site] : proc.sites) {
+        if (site.any_return) {
+            proc.unwind_hooks_retiring = false;
+            return;
+        }
+    }
+    // A hijacked frame outlives its probe: its return address stays our
+    // trampoline until it returns (or is proven gone), and an exception
+    // thrown through it before then must find the hooks, or the program ends
+    // in std::terminate. Putting the true addresses back at once instead
+    // would stop every thread of the process for a probe's removal, while
+    // such frames end soon in practice, each end trying again here. A frame
+    // that never ends (a thread parked in a probed function for good) keeps
+    // the hooks until detach.
+    for (const auto& [tid, t] : proc.threads) {
+        if (!t.shadow.empty() || t.walk_done_at != 0 || !t.unwind_restored.empty()) {
+            proc.unwind_hooks_retiring = true;
+            return;
+        }
+    }
+    std::vector<uint64_t> hooked;
+    for (const auto& [address, site] : proc.sites)
+        if (site.hook != UnwindHook::None) hooked.push_back(address);
+    for (uint64_t address : hooked) {
+        ProbeSite& site = proc.sites.at(address);
+        site.hook = UnwindHook::None;
+        if (site.probe_ids.empty()) drop_site(proc, address); // else a user's probe stays
+    }
+    // No frame is left for an unwind in progress to concern.
+    for (auto& [tid, t] : proc.threads) t.unwinding = t.forced_unwind = false;
+    proc.sites_to_drop.clear();
+    proc.unwind_hook_modules.clear();
+    proc.unwind_hooks_armed = proc.unwind_hooks_retiring = false;
+    spdlog::debug("pid {}: no return probe left: {} unwinder hooks removed", proc.pid,
+                  hooked.size());
+}
+
+void Engine::forget_unmapped_hooks(ProcessState& proc, const std::vector<MapEntry>& maps) {
+    std::set<std::string> loaded;
+    for (const MappedFile& f : group_mapped_files(maps)) loaded.insert(f.path);
+    std::erase_if(proc.unwind_hook_modules,
+                  [&](const std::string& path) { return loaded.count(path) == 0; });
+    std::vector<uint64_t> gone;
+    for (const auto& [address, site] : proc.sites) {
+        if (site.hook == UnwindHook::None) continue;
+        const MapEntry* m = find_mapping(maps, address);
+        if (!m || !m->executable()) gone.push_back(address);
+    }
+    for (uint64_t address : gone) {
+        ProbeSite& site = proc.sites.at(address);
+        site.hook = UnwindHook::None;
+        for (auto& [tid, t] : proc.threads)
+            if (t.walk_done_at == address) t.walk_done_at = 0;
+        // A user's probe there is the probe's business; a hook alone goes
+        // without a write: the bytes we saved belong to code that is gone,
+        // and whatever is mapped there next is not ours to change.
+        if (site.probe_ids.empty()) drop_site(proc, address, SiteMemory::Unmapped);
+    }
+    if (!gone.empty())
+        spdlog::debug("pid {}: {} unwinder hooks forgotten with their unloaded modules", proc.pid,
+                      gone.size());
 }
 
 } // namespace probed

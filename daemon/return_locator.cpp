@@ -10,22 +10,20 @@ namespace host = arch::host;
 
 namespace {
 
-// Frames of one thread stack lie within this distance of each other; a frame
-// further away from its newer neighbour (a handler on a sigaltstack) does
-// not bound its search.
-constexpr uint64_t kStackSpan = 16ull << 20;
 // The most stack read for one frame: a frame bigger than this is unusual
 // enough to leave alone (its value is reported not found).
 constexpr uint64_t kMaxSearch = 1ull << 20;
 
 // The lower bound of frame i's search: the entry sp of the next newer frame
-// on the same stack, else the thread's stack pointer.
-std::optional<uint64_t> newer_bound(std::span<const ShadowFrame> frames, size_t i, uint64_t sp) {
+// on the same stack, else the thread's stack pointer. A newer frame on
+// another stack (a handler's on a sigaltstack) does not bound it.
+std::optional<uint64_t> newer_bound(std::span<const ShadowFrame> frames, size_t i, uint64_t sp,
+                                    StackBounds& stacks) {
     const uint64_t entry = frames[i].entry_sp;
     for (size_t j = i + 1; j < frames.size(); ++j)
-        if (frames[j].entry_sp <= entry && entry - frames[j].entry_sp < kStackSpan)
+        if (frames[j].entry_sp <= entry && stacks.same_stack(entry, frames[j].entry_sp))
             return frames[j].entry_sp;
-    if (sp <= entry && entry - sp < kStackSpan) return sp;
+    if (sp <= entry && stacks.same_stack(entry, sp)) return sp;
     return std::nullopt;
 }
 
@@ -48,15 +46,15 @@ void search_memory(MemoryAccess& mem, size_t frame, uint64_t lo, uint64_t hi, ui
 } // namespace
 
 std::vector<ReturnSpot> locate_returns(MemoryAccess& mem, std::span<const ShadowFrame> frames,
-                                       const host::Regs& regs, const WantedValue& wanted,
-                                       uint64_t ignore_bits) {
+                                       const host::Regs& regs, StackBounds& stacks,
+                                       const WantedValue& wanted, uint64_t ignore_bits) {
     std::vector<ReturnSpot> out;
     const uint64_t sp = host::stack_pointer_of(regs);
     for (size_t i = 0; i < frames.size(); ++i) {
         auto value = wanted(frames[i]);
         if (!value) continue;
         const bool newest = i + 1 == frames.size();
-        auto bound = newer_bound(frames, i, sp);
+        auto bound = newer_bound(frames, i, sp, stacks);
         // Without a bound the architecture may still know the one place
         // (x86_64 ignores it); with none, only the register is searched.
         auto search = host::return_search(frames[i].entry_sp, bound.value_or(frames[i].entry_sp),

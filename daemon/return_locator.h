@@ -7,6 +7,7 @@
 #include "arch/host.h"
 #include "daemon/memory_access.h"
 #include "daemon/shadow_stack.h"
+#include "daemon/stack_bounds.h"
 
 #include <cstdint>
 #include <functional>
@@ -28,12 +29,13 @@ using WantedValue = std::function<std::optional<uint64_t>(const ShadowFrame&)>;
 // Searches each frame of `frames` (a thread's, oldest first) for the value
 // `wanted` gives it. `regs` are the thread's current registers: its stack
 // pointer bounds the newest frame's search and its link register may hold
-// the newest frame's value. A value stored more than once is found at each
-// place. Bits set in `ignore_bits` do not count in the comparison: the
-// pointer authentication code of a signed copy (arch::host::pac_code_mask).
+// the newest frame's value; `stacks` says which frames share a stack. A value
+// stored more than once is found at each place. Bits set in `ignore_bits` do
+// not count in the comparison: the pointer authentication code of a signed
+// copy (arch::host::pac_code_mask).
 std::vector<ReturnSpot> locate_returns(MemoryAccess& mem, std::span<const ShadowFrame> frames,
-                                       const arch::host::Regs& regs, const WantedValue& wanted,
-                                       uint64_t ignore_bits = 0);
+                                       const arch::host::Regs& regs, StackBounds& stacks,
+                                       const WantedValue& wanted, uint64_t ignore_bits = 0);
 
 // Writes `value` at `spot`: into regs for a register spot (the caller sets
 // the registers), into memory otherwise.

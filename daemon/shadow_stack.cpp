@@ -1,5 +1,6 @@
 #include "daemon/shadow_stack.h"
 
+#include <cstddef>
 #include <utility>
 
 namespace probed {
@@ -10,13 +11,18 @@ std::optional<ShadowFrame> ShadowStack::pop_returning(uint64_t entry_sp,
         if (frames_[i].entry_sp != entry_sp) continue;
         for (size_t j = frames_.size(); j-- > i + 1;) abandoned.push_back(frames_[j]);
         ShadowFrame found = frames_[i];
-        frames_.resize(i);
+        truncate(i);
         return found;
     }
     return std::nullopt;
 }
 
-void ShadowStack::pop_dead(uint64_t sp, uint64_t span, bool at_call, std::vector<ShadowFrame>& dead) {
+void ShadowStack::pop_dead(uint64_t sp, StackBounds& stacks, bool at_call,
+                           std::vector<ShadowFrame>& dead) {
+    // A new call's return address overwrote a frame's slot at sp; a hit
+    // elsewhere in a function may be at its own frame's entry sp.
+    auto above = [&](uint64_t entry_sp) { return at_call ? entry_sp > sp : entry_sp >= sp; };
+    if (frames_.empty() || above(lowest_.back())) return; // every frame looks alive
     // Frames are in call order: every frame pushed after a dead one ran
     // inside it and is dead too, whatever stack it lives on (a handler's
     // frames on a sigaltstack, left by siglongjmp). A frame on another stack
@@ -25,16 +31,21 @@ void ShadowStack::pop_dead(uint64_t sp, uint64_t span, bool at_call, std::vector
     size_t first_dead = frames_.size();
     for (size_t i = frames_.size(); i-- > 0;) {
         const ShadowFrame& f = frames_[i];
-        bool same_stack = f.entry_sp <= sp ? sp - f.entry_sp < span : f.entry_sp - sp < span;
-        if (!same_stack) continue;
-        // A new call's return address overwrote a frame's slot at sp; a
-        // hit elsewhere in a function may be at its own frame's entry sp.
-        bool alive = at_call ? f.entry_sp > sp : f.entry_sp >= sp;
-        if (alive) break; // and so is every frame older than it
+        if (!stacks.same_stack(sp, f.entry_sp)) continue;
+        if (above(f.entry_sp)) break; // alive, and so is every frame older than it
         first_dead = i;
     }
     for (size_t i = frames_.size(); i-- > first_dead;) dead.push_back(frames_[i]);
-    frames_.resize(first_dead);
+    truncate(first_dead);
+}
+
+ShadowFrame ShadowStack::remove(size_t i) {
+    ShadowFrame gone = frames_[i];
+    frames_.erase(frames_.begin() + static_cast<std::ptrdiff_t>(i));
+    lowest_.resize(i);
+    for (size_t j = i; j < frames_.size(); ++j)
+        lowest_.push_back(j == 0 ? frames_[j].entry_sp : std::min(lowest_.back(), frames_[j].entry_sp));
+    return gone;
 }
 
 std::optional<uint64_t> ShadowStack::return_address_for(uint64_t slot) const {
@@ -43,6 +54,9 @@ std::optional<uint64_t> ShadowStack::return_address_for(uint64_t slot) const {
     return std::nullopt;
 }
 
-std::vector<ShadowFrame> ShadowStack::take_all() { return std::exchange(frames_, {}); }
+std::vector<ShadowFrame> ShadowStack::take_all() {
+    lowest_.clear();
+    return std::exchange(frames_, {});
+}
 
 } // namespace probed

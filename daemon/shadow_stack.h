@@ -4,8 +4,10 @@
 // position, so frames skipped by longjmp or an exception are detected rather
 // than used to return.
 #include "arch/host.h"
+#include "daemon/stack_bounds.h"
 #include "daemon/stack_frame.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -30,7 +32,10 @@ struct ShadowFrame {
 
 class ShadowStack {
 public:
-    void push(const ShadowFrame& f) { frames_.push_back(f); }
+    void push(const ShadowFrame& f) {
+        lowest_.push_back(frames_.empty() ? f.entry_sp : std::min(lowest_.back(), f.entry_sp));
+        frames_.push_back(f);
+    }
     bool empty() const { return frames_.empty(); }
     size_t size() const { return frames_.size(); }
     const std::vector<ShadowFrame>& frames() const { return frames_; }
@@ -38,8 +43,10 @@ public:
     std::vector<ShadowFrame>& frames_for_update() { return frames_; }
     // Forgets the frame just pushed (its call did not start after all).
     void pop_newest() {
-        if (!frames_.empty()) frames_.pop_back();
+        if (!frames_.empty()) truncate(frames_.size() - 1);
     }
+    // Removes frame i, found gone out of call order; returns it.
+    ShadowFrame remove(size_t i);
 
     // The trampoline was reached with the return-address slot at `entry_sp`.
     // Removes and returns the matching frame, and moves every frame above it
@@ -54,10 +61,12 @@ public:
     // call (`at_call`: its return address took that place), but not when it
     // is an instruction further into a function, which may be that very
     // frame's. Moves them to `dead`, newest first.
-    // Only frames within `span` bytes of sp count, so a handler running on a
-    // sigaltstack above the thread's stack does not kill the frames below;
+    // Only frames on the same stack as sp count (`stacks` says which: a
+    // handler on a sigaltstack does not kill the frames it interrupted);
     // frames pushed after a dead one are dead too, on whatever stack.
-    void pop_dead(uint64_t sp, uint64_t span, bool at_call, std::vector<ShadowFrame>& dead);
+    // `stacks` is asked nothing unless some frame is at or below sp, so the
+    // common case (a call deeper than every pending frame) costs no lookup.
+    void pop_dead(uint64_t sp, StackBounds& stacks, bool at_call, std::vector<ShadowFrame>& dead);
 
     // The true return address for a trampoline found in a stack slot at `slot`.
     std::optional<uint64_t> return_address_for(uint64_t slot) const;
@@ -65,7 +74,15 @@ public:
     std::vector<ShadowFrame> take_all();
 
 private:
+    void truncate(size_t n) {
+        frames_.resize(n);
+        lowest_.resize(n);
+    }
+
     std::vector<ShadowFrame> frames_;
+    // lowest_[i]: the lowest entry_sp of frames 0..i, so pop_dead sees in one
+    // comparison that no frame can be dead.
+    std::vector<uint64_t> lowest_;
 };
 
 } // namespace probed

@@ -115,16 +115,20 @@ struct ProcessState {
     // Breakpoints removed while threads ran: a thread may already have
     // trapped on one, and its stop must be rewound, not passed to the program.
     std::set<uint64_t> retired_sites;
-    // Unwinder hooks: armed once the process has a return probe; modules
-    // already searched for them (a dlopen adds more).
     // follow_children: fork children stay traced with the same probes, as
     // processes of their own (followed_from: the parent they came from).
     bool follow_children = false;
     pid_t followed_from = 0;
-    bool unwind_hooks_armed = false;
     // Probes waiting for the new image's libraries (a breakpoint at its
     // entry point): resolved again there after an exec.
     bool rearm_pending = false;
+    // Unwinder hooks: armed while the process has a return probe; modules
+    // already searched for them (a dlopen adds more, a dlclose takes its
+    // own away). `unwind_hooks_retiring`: the last return probe is gone
+    // but some thread still has hijacked frames that need the hooks; they
+    // go when the last such frame does (retire_unwind_hooks).
+    bool unwind_hooks_armed = false;
+    bool unwind_hooks_retiring = false;
     std::set<std::string> unwind_hook_modules;
     // Temporary sites no longer needed, dropped once the hit using them is done.
     std::vector<uint64_t> sites_to_drop;

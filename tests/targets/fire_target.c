@@ -10,6 +10,14 @@
 //                       a sigaltstack, where the handler calls probed code
 //   sigjmp N            the same, but the handler siglongjmps out through
 //                       probed frames every other call
+//   altstack-above N    altstack N in a thread whose own stack lies just below
+//                       the sigaltstack (separate mappings, a guard page
+//                       between), as when both are mapped one after the other
+//   sigjmp-above N      sigjmp N in the same layout
+//   altstack-thread N   altstack N in a thread created (default attributes)
+//   sigjmp-thread N     right after its altstack was mapped: on recent kernels
+//                       its stack then lies just below the altstack, in a
+//                       separate mapping (glibc maps stacks with MAP_STACK)
 //   sigstorm THREADS    THREADS threads call probed functions until SIGINT
 //                       while real-time signals (queued: none may be lost)
 //                       arrive; the handler calls a probed function too
@@ -135,10 +143,9 @@ NOINLINE long sig_outer(long i) { return sig_middle(i) * 2; }
 
 static long sig_outer_closed_form(long i) { return (11 * i + 2022) * 2; }
 
-static void install_altstack_handler(void) {
-    alt_size = 64 * 1024;
-    // mmap'd, so far from the main thread's stack.
-    alt_base = mmap(NULL, alt_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+static void install_altstack_handler(char* base, size_t size) {
+    alt_base = base;
+    alt_size = size;
     stack_t ss = {.ss_sp = alt_base, .ss_size = alt_size};
     sigaltstack(&ss, NULL);
     struct sigaction sa;
@@ -149,7 +156,6 @@ static void install_altstack_handler(void) {
 }
 
 static int run_altstack(long n, int with_jumps) {
-    install_altstack_handler();
     volatile long wrong = 0, jumps = 0, sum = 0; // kept across siglongjmp
     for (volatile long i = 0; i < n; ++i) {
         jumping = with_jumps && (i % 2);
@@ -166,6 +172,73 @@ static int run_altstack(long n, int with_jumps) {
     printf("%s %ld: wrong %ld, jumps %ld, sum %ld, handler off the altstack %d\n",
            with_jumps ? "sigjmp" : "altstack", n, wrong, jumps, sum, (int)handler_off_altstack);
     return wrong != 0 || handler_off_altstack;
+}
+
+// --- the same, with the sigaltstack just above the thread's stack -------
+
+#define ABOVE_STACK_SIZE (256 * 1024)
+#define ABOVE_GUARD_SIZE 4096
+#define ABOVE_ALT_SIZE (64 * 1024)
+
+struct above_run {
+    char* alt;
+    long n;
+    int with_jumps;
+    int rc;
+};
+
+// Whether addr's line in /proc/self/maps is the same as other's.
+static int same_mapping(const void* a, const void* b) {
+    FILE* f = fopen("/proc/self/maps", "r");
+    if (!f) return -1;
+    char line[512];
+    int same = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx", &lo, &hi) != 2) continue;
+        int has_a = (unsigned long)a >= lo && (unsigned long)a < hi;
+        int has_b = (unsigned long)b >= lo && (unsigned long)b < hi;
+        if (has_a || has_b) same = has_a && has_b;
+        if (has_a || has_b) break;
+    }
+    fclose(f);
+    return same;
+}
+
+static void* above_thread(void* p) {
+    struct above_run* run = p;
+    char* alt = run->alt;
+    install_altstack_handler(alt, ABOVE_ALT_SIZE);
+    char here;
+    // What makes this layout hard: the altstack is above this stack, close
+    // by, and yet another mapping.
+    long above = alt - &here;
+    printf("altstack less than 16 MiB above the thread's stack %d, same mapping %d\n",
+           above > 0 && above < (16 << 20), same_mapping(&here, alt));
+    run->rc = run_altstack(run->n, run->with_jumps);
+    return NULL;
+}
+
+// own_stack: the thread runs on a stack we map, with a guard page and the
+// altstack right above it. Else the altstack is mapped first and the thread
+// created with glibc's own stack, wherever the kernel puts it.
+static int run_altstack_above(long n, int with_jumps, int own_stack) {
+    size_t total = own_stack ? ABOVE_STACK_SIZE + ABOVE_GUARD_SIZE + ABOVE_ALT_SIZE : ABOVE_ALT_SIZE;
+    char* region = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED) return 2;
+    struct above_run run = {.alt = region, .n = n, .with_jumps = with_jumps};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (own_stack) {
+        // The guard page splits the region into two mappings the kernel cannot merge.
+        if (mprotect(region + ABOVE_STACK_SIZE, ABOVE_GUARD_SIZE, PROT_NONE) != 0) return 2;
+        run.alt = region + ABOVE_STACK_SIZE + ABOVE_GUARD_SIZE;
+        pthread_attr_setstack(&attr, region, ABOVE_STACK_SIZE);
+    }
+    pthread_t thread;
+    if (pthread_create(&thread, &attr, above_thread, &run) != 0) return 2;
+    pthread_join(thread, NULL);
+    return run.rc;
 }
 
 // --- real-time signals while threads hit probes -------------------------
@@ -205,9 +278,18 @@ int main(int argc, char** argv) {
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     if (!strcmp(mode, "fire")) return run_workers(n, fire_worker);
-    if (!strcmp(mode, "altstack")) return run_altstack(n, 0);
-    if (!strcmp(mode, "sigjmp")) return run_altstack(n, 1);
+    if (!strcmp(mode, "altstack") || !strcmp(mode, "sigjmp")) {
+        size_t size = 64 * 1024;
+        // mmap'd, so far from the main thread's stack.
+        install_altstack_handler(
+            mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), size);
+        return run_altstack(n, !strcmp(mode, "sigjmp"));
+    }
+    if (!strcmp(mode, "altstack-above")) return run_altstack_above(n, 0, 1);
+    if (!strcmp(mode, "sigjmp-above")) return run_altstack_above(n, 1, 1);
+    if (!strcmp(mode, "altstack-thread")) return run_altstack_above(n, 0, 0);
+    if (!strcmp(mode, "sigjmp-thread")) return run_altstack_above(n, 1, 0);
     if (!strcmp(mode, "sigstorm")) return run_storm(n);
-    fprintf(stderr, "usage: %s fire|altstack|sigjmp|sigstorm N\n", argv[0]);
+    fprintf(stderr, "usage: %s fire|altstack|sigjmp|altstack-above|sigjmp-above|altstack-thread|sigjmp-thread|sigstorm N\n", argv[0]);
     return 2;
 }

@@ -5,9 +5,12 @@
 // and check two things: this program prints exactly what it prints without
 // probes, and every call is reported with the right kind of exit.
 //
-// Every mode prints one line per result and "done" at the end.
+// Every mode prints one line per result and "done" at the end. "steps" waits
+// for a SIGUSR1 before each step, so a test can change the probes between
+// them (see run_steps).
 #include <execinfo.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -94,9 +97,44 @@ __attribute__((noinline)) long backtracer(long x) {
     return x * 10 + unnamed;
 }
 
+// Waits for a SIGUSR1 (blocked, taken with sigwait).
+void wait_go() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    int sig = 0;
+    sigwait(&set, &sig);
+}
+
+// Stays inside (its frame pending) until told to go on, then lets an
+// exception through itself.
+__attribute__((noinline)) long parker(long x) {
+    std::printf("parked %ld\n", x);
+    wait_go();
+    return middle(x, 1);
+}
+
 } // extern "C"
 
 namespace {
+
+// outer(0, 1) and outer(1, 1), which throw through middle and leaf and
+// catch, then parker(2), which waits inside and is then thrown through.
+// Each step waits for a SIGUSR1 first, and so does the end.
+void run_steps() {
+    std::printf("ready\n"); // SIGUSR1 is blocked: it can be sent
+    for (long i = 0; i < 2; ++i) {
+        wait_go();
+        std::printf("outer %ld = %ld\n", i, outer(i, 1));
+    }
+    wait_go();
+    try {
+        std::printf("parker = %ld\n", parker(2));
+    } catch (const std::runtime_error& e) {
+        std::printf("caught %s\n", e.what());
+    }
+    wait_go(); // and a last one before ending
+}
 
 void* exiting_thread(void* arg) {
     long x = reinterpret_cast<long>(arg);
@@ -151,6 +189,8 @@ int run(const char* mode, long rounds) {
             pthread_join(th, &ret);
             std::printf("thread %ld %s\n", i, ret == PTHREAD_CANCELED ? "cancelled" : "not cancelled");
         }
+    } else if (!std::strcmp(mode, "steps")) {
+        run_steps();
     } else if (!std::strcmp(mode, "backtrace")) {
         for (long i = 0; i < rounds; ++i) std::printf("backtracer %ld = %ld\n", i, backtracer(i));
     } else {
@@ -164,6 +204,10 @@ int run(const char* mode, long rounds) {
 
 int main(int argc, char** argv) {
     setvbuf(stdout, nullptr, _IOLBF, 0);
+    sigset_t go;
+    sigemptyset(&go);
+    sigaddset(&go, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &go, nullptr); // before any thread: only sigwait takes it
     const char* mode = argc > 1 ? argv[1] : "throw";
     long rounds = argc > 2 ? std::atol(argv[2]) : 10;
     int rc = run(mode, rounds);

@@ -278,3 +278,20 @@ TEST_CASE("clear forgets without touching memory") {
     CHECK(mem.writes == writes_before);
     CHECK(mem.at(kBase + 3) == 0xcc);
 }
+
+TEST_CASE("forget drops one breakpoint, all its references, without touching memory") {
+    FakeMemory mem(kBase, 16);
+    BreakpointTable table({0xcc});
+    REQUIRE(table.insert(mem, kBase + 3).ok());
+    REQUIRE(table.insert(mem, kBase + 3).ok());
+    REQUIRE(table.insert(mem, kBase + 5).ok());
+    const int writes_before = mem.writes;
+    table.forget(kBase + 3);
+    CHECK(mem.writes == writes_before);
+    CHECK_FALSE(table.contains(kBase + 3));
+    CHECK(table.contains(kBase + 5));
+    CHECK(table.remove(mem, kBase + 3).error().kind == ErrorKind::NotFound);
+    REQUIRE(table.remove_all(mem).ok()); // restores kBase + 5 only
+    CHECK(mem.at(kBase + 3) == 0xcc);     // never written back
+    CHECK(mem.at(kBase + 5) == 0x15);
+}
