@@ -226,10 +226,6 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
             if (proc.unwind_hooks_retiring) retire_unwind_hooks(proc);
             return;
         }
-        if (ProbeSite* site = site_of_stub_trap(proc, bp)) {
-            on_stub_miss(proc, t, *site, *regs);
-            return;
-        }
         if (proc.rearm_pending && bp == proc.entry_point) {
             rearm_at_entry(proc, t);
             return;
@@ -239,6 +235,12 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
             on_entry_hit(proc, t, it->second, *regs);
             if (!proc.sites_to_drop.empty()) drop_finished_sites(proc);
             if (proc.unwind_hooks_retiring) retire_unwind_hooks(proc);
+            return;
+        }
+        // After the sites: finding a stub's miss trap scans them all, and
+        // entry hits are far more frequent.
+        if (ProbeSite* site = site_of_stub_trap(proc, bp)) {
+            on_stub_miss(proc, t, *site, *regs);
             return;
         }
         if (proc.retired_sites.count(bp) && !proc.breakpoints->contains(bp)) {
