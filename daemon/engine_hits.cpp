@@ -87,10 +87,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
             if (stub_pc != 0 && site.stub &&
                 (stub_pc == site.stub->layout.start || stub_pc == site.stub->layout.displaced)) {
                 // The stub will do (or did) the hijack.
-                auto& frames = t.shadow.frames_for_update();
-                if (!frames.empty() && frames.back().site == site.address &&
-                    frames.back().entry_sp == sp)
-                    frames.back().hijacked = true;
+                if (ShadowFrame* f = t.shadow.newest_call(site.address, sp)) f->hijacked = true;
                 host::set_pc_of(regs, stub_pc);
                 if (host::set_changed_regs(t.tid, trapped, regs)) resume_thread(t);
                 return;

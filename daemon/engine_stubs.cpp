@@ -80,12 +80,11 @@ void Engine::on_stub_miss(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     // stub's return address.
     const host::Regs trapped = regs;
     const uint64_t sp = host::stack_pointer_of(regs);
-    auto& frames = t.shadow.frames_for_update();
-    const bool have_frame =
-        !frames.empty() && frames.back().site == site.address && frames.back().entry_sp == sp;
+    ShadowFrame* frame = t.shadow.newest_call(site.address, sp);
+    const bool have_frame = frame != nullptr;
     bool hijacked = false;
     if (have_frame && !retired) { // a retired site's probes are gone: the call goes on unprobed
-        ShadowFrame& f = frames.back();
+        ShadowFrame& f = *frame;
         auto hijack = host::hijack_return(
             regs, [&](uint64_t found) { return hijack_return_to(proc, t, f, found, sp, {}); },
             reader_for(*proc.mem));
@@ -128,10 +127,8 @@ bool Engine::leave_entry_stub(ProcessState& proc, ThreadState& t, host::Regs& re
         // Before the stub's store the call's true return address is still
         // in place: its frame is not hijacked (yet), which is what a detach
         // or the unwinder hooks must know.
-        auto& frames = t.shadow.frames_for_update();
-        if (!frames.empty() && frames.back().site == site->address &&
-            frames.back().entry_sp == host::stack_pointer_of(regs))
-            frames.back().hijacked = hijacked;
+        if (ShadowFrame* f = t.shadow.newest_call(site->address, host::stack_pointer_of(regs)))
+            f->hijacked = hijacked;
     }
     (void)host::set_changed_regs(t.tid, before, regs);
     return true;

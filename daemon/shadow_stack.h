@@ -41,6 +41,13 @@ public:
     const std::vector<ShadowFrame>& frames() const { return frames_; }
     // For flipping `hijacked`; frames must not be added or removed through it.
     std::vector<ShadowFrame>& frames_for_update() { return frames_; }
+    // The newest frame, if it is the call at `site` entered with `entry_sp`
+    // (the one an entry hit just pushed); for updating its fields.
+    ShadowFrame* newest_call(uint64_t site, uint64_t entry_sp) {
+        if (frames_.empty()) return nullptr;
+        ShadowFrame& f = frames_.back();
+        return f.site == site && f.entry_sp == entry_sp ? &f : nullptr;
+    }
     // Forgets the frame just pushed (its call did not start after all).
     void pop_newest() {
         if (!frames_.empty()) truncate(frames_.size() - 1);
