@@ -77,30 +77,21 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     // Asked (and /proc/PID/maps read) only when a stop lies at or above a
     // pending frame or re-entry point: see pop_dead.
     ProcessStackBounds stacks(proc.pid);
-    if (t.reenter_site != 0) {
-        if (t.reenter_site == site.address && t.reenter_sp == sp) {
+    if (!t.reentries.empty()) {
+        if (auto back = t.reentries.take(site.address, sp, stacks)) {
             // Back from the signal handler that interrupted this hit: its
             // entry was reported then; only the instruction is left to run
             // (and, in an entry stub, perhaps the hijack).
-            t.reenter_site = 0;
-            const uint64_t stub_pc = std::exchange(t.reenter_stub_pc, 0);
-            if (stub_pc != 0 && site.stub &&
-                (stub_pc == site.stub->layout.start || stub_pc == site.stub->layout.displaced)) {
+            if (back->stub_pc != 0 && site.stub &&
+                (back->stub_pc == site.stub->layout.start || back->stub_pc == site.stub->layout.displaced)) {
                 // The stub will do (or did) the hijack.
                 if (ShadowFrame* f = t.shadow.newest_call(site.address, sp)) f->hijacked = true;
-                host::set_pc_of(regs, stub_pc);
+                host::set_pc_of(regs, back->stub_pc);
                 if (host::set_changed_regs(t.tid, trapped, regs)) resume_thread(t);
                 return;
             }
             run_displaced(proc, t, site, trapped, regs, PendingWrites{});
             return;
-        }
-        // Any later stop on the same stack at or above that point means the
-        // handler left by other means (longjmp); a call in the handler on a
-        // sigaltstack mapped above it does not.
-        if (sp >= t.reenter_sp && stacks.same_stack(sp, t.reenter_sp)) {
-            t.reenter_site = 0;
-            t.reenter_stub_pc = 0;
         }
     }
     if (site.hook != UnwindHook::None) on_unwind_hook(proc, t, site, regs);
@@ -366,8 +357,7 @@ void Engine::leave_slot_for_signal(ProcessState& proc, ThreadState& t, host::Reg
         if (pc == site.slot) {
             // Not run yet: run it when the handler returns to the original
             // address, where the breakpoint will be hit a second time.
-            t.reenter_site = site.address;
-            t.reenter_sp = host::stack_pointer_of(regs);
+            t.reentries.add({site.address, host::stack_pointer_of(regs), 0});
             (void)host::set_pc(t.tid, site.address);
         } else if (pc == site.slot + site.insn.length &&
                    site.insn.strategy == arch::Strategy::Boosted) {

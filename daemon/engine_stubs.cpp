@@ -120,10 +120,9 @@ bool Engine::leave_entry_stub(ProcessState& proc, ThreadState& t, host::Regs& re
         // again: the stub goes on where it stopped (start, or the displaced
         // instruction once the return address was replaced).
         host::set_pc_of(regs, site->address);
-        t.reenter_site = site->address;
-        t.reenter_sp = host::stack_pointer_of(regs);
         const bool hijacked = exit->resume != Resume::Start;
-        t.reenter_stub_pc = hijacked ? site->stub->layout.displaced : site->stub->layout.start;
+        t.reentries.add({site->address, host::stack_pointer_of(regs),
+                         hijacked ? site->stub->layout.displaced : site->stub->layout.start});
         // Before the stub's store the call's true return address is still
         // in place: its frame is not hijacked (yet), which is what a detach
         // or the unwinder hooks must know.

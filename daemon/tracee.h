@@ -3,6 +3,7 @@
 #include "arch/host.h"
 #include "daemon/breakpoint_table.h"
 #include "daemon/probe.h"
+#include "daemon/reentry_points.h"
 #include "daemon/return_locator.h"
 #include "daemon/return_trampolines.h"
 #include "daemon/proc_mem.h"
@@ -35,15 +36,9 @@ struct ThreadState {
     uint64_t step_slot = 0;
     arch::host::DecodedInsn step_insn; // kept: the site may be removed mid-step
     int held_signal = 0;      // a signal that arrived mid-step, delivered after it
-    // A signal arrived before the displaced instruction ran in its slot: the
-    // handler was given the original address instead, and when it returns
-    // there (same stack pointer) the hit is not counted twice.
-    uint64_t reenter_site = 0;
-    uint64_t reenter_sp = 0;
-    // Taken out of an entry stub for that handler: where in the stub the
-    // re-entry goes on (its start, or its displaced instruction once the
-    // hijack was done); 0: no stub.
-    uint64_t reenter_stub_pc = 0;
+    // Signal handlers that will come back to a hit whose displaced
+    // instruction had not run (daemon/reentry_points.h).
+    ReentryPoints reentries;
     bool expect_interrupt = false; // a PTRACE_INTERRUPT we sent is still to be reported
     // A vfork child: it runs in its parent's memory (and so among our
     // breakpoints) until it execs or exits, so we trace it like a thread.

@@ -1,4 +1,5 @@
 #include "daemon/address_space_gap.h"
+#include "tests/unit/map_entries.h"
 
 #include <doctest/doctest.h>
 
@@ -7,12 +8,7 @@ using namespace probed;
 namespace {
 
 MapEntry map(uint64_t start, uint64_t end, const std::string& path = "") {
-    MapEntry m;
-    m.start = start;
-    m.end = end;
-    m.perms = "r-xp";
-    m.path = path;
-    return m;
+    return testing::mapping(start, end, "r-xp", path);
 }
 
 constexpr uint64_t kGiB = 1ull << 30;

@@ -1,8 +1,10 @@
 #include "daemon/shadow_stack.h"
+#include "tests/unit/map_entries.h"
 
 #include <doctest/doctest.h>
 
 using namespace probed;
+using probed::testing::mapping;
 
 namespace {
 
@@ -11,15 +13,6 @@ ShadowFrame frame(uint64_t ret, uint64_t sp) {
     f.return_address = ret;
     f.entry_sp = sp;
     return f;
-}
-
-MapEntry mapping(uint64_t start, uint64_t end, const char* perms = "rw-p", const char* path = "") {
-    MapEntry m;
-    m.start = start;
-    m.end = end;
-    m.perms = perms;
-    m.path = path;
-    return m;
 }
 
 // One thread stack mapped at [0x1000, 0x10000): the frames of the simple cases.
