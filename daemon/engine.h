@@ -68,6 +68,13 @@ struct EngineCounters {
     uint64_t entry_hits = 0;
     uint64_t return_hits = 0;
     uint64_t steps = 0;       // single-steps of stepped slots
+    // x86_64 entry stubs (docs/hit_cost.md): entry hits handed to a stub to
+    // hijack the return in the tracee, and those whose return address was
+    // not the stub's (a third stop, the tracer hijacks). Tests use them to
+    // prove stubs serve the calls they should and are given up where they
+    // miss.
+    uint64_t stub_entries = 0;
+    uint64_t stub_misses = 0;
     // Threads a detach found inside our page (in a slot, or on the return
     // trampoline before its trap ran) and moved out: tests use it to prove
     // they detached under fire, not only between calls.
@@ -80,6 +87,11 @@ struct EngineCounters {
     // trampoline rewritten the same way.
     uint64_t detached_fork_children = 0;
 };
+
+// A stub that misses on more than half its calls (a function called from
+// many places) costs a third stop on those calls: after this many misses it
+// is no longer used, and the site's calls are hijacked by the tracer again.
+inline constexpr uint32_t kEntryStubMissesBeforeJudging = 32;
 
 class RemoteSyscall;
 

@@ -130,6 +130,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
         frame.entry_sp = sp;
         t.shadow.push(frame);
         ++site.stub->entries;
+        ++counters_.stub_entries;
         host::set_pc_of(regs, site.stub->layout.start);
         if (host::set_changed_regs(t.tid, trapped, regs)) resume_thread(t);
         return;

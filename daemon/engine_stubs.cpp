@@ -13,15 +13,6 @@ namespace probed {
 
 namespace host = arch::host;
 
-namespace {
-
-// A stub that misses on more than half its calls (a function called from
-// many places) costs a third stop on those calls: after this many misses it
-// is no longer used, and the site's calls are hijacked by the tracer again.
-constexpr uint32_t kMissesBeforeJudging = 32;
-
-} // namespace
-
 bool Engine::stub_serves(const ProbeSite& site) const {
     return site.stub && site.stub->active;
 }
@@ -69,8 +60,9 @@ ProbeSite* Engine::site_of_stub_holding(ProcessState& proc, uint64_t pc) {
 void Engine::on_stub_miss(ProcessState& proc, ThreadState& t, ProbeSite& site, host::Regs& regs) {
     ProbeSite::Stub& stub = *site.stub;
     ++stub.misses;
+    ++counters_.stub_misses;
     const bool retired = !proc.sites.count(site.address) || &proc.sites.at(site.address) != &site;
-    if (stub.misses >= kMissesBeforeJudging && stub.misses * 2 > stub.entries && stub.active) {
+    if (stub.misses >= kEntryStubMissesBeforeJudging && stub.misses * 2 > stub.entries && stub.active) {
         stub.active = false;
         spdlog::debug("pid {}: entry stub of {:#x} missed {} of {} calls: no longer used",
                       proc.pid, site.address, stub.misses, stub.entries);

@@ -72,6 +72,11 @@ TEST_CASE("single-thread loop: every call reported with args and return value") 
             CHECK(rets[i].pid == pid);
             CHECK(rets[i].tid == pid);
         }
+        // One call site: from the second call on, an entry stub (x86_64)
+        // hijacks the return in the tracee, and never misses.
+        const EngineCounters& c = s.engine.counters();
+        CHECK(c.stub_entries == (arch::host::kEntryStubs ? 499u : 0u));
+        CHECK(c.stub_misses == 0);
     }
 }
 
@@ -93,6 +98,13 @@ TEST_CASE("100 call sites, more than get their own return trampoline: every retu
             CHECK(*rets[i].retval == (i % 100) * 3 + 1);
             CHECK(rets[i].exit == ExitKind::Return);
         }
+        // The first call made a stub for its own return address; every call
+        // from the next sites missed it until it was given up, and no call
+        // used it after that.
+        const EngineCounters& c = s.engine.counters();
+        const uint64_t judged = arch::host::kEntryStubs ? kEntryStubMissesBeforeJudging : 0;
+        CHECK(c.stub_misses == judged);
+        CHECK(c.stub_entries == judged);
     }
 }
 
