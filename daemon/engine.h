@@ -183,7 +183,12 @@ private:
     // The displaced instruction faults in place: deliver the CPU's signal.
     void deliver_fault(ThreadState& t, const ProbeSite& site, const arch::host::Regs& trapped,
                        const arch::SimOutcome& fault, bool pushed_frame);
-    bool translate_fault_in_slot(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
+    // Back at a re-entry point: whether this is the interrupted call
+    // (its handler returned) rather than a new call at the same place.
+    bool resumes_interrupted_call(ProcessState& proc, ThreadState& t, const ProbeSite& site,
+                                  const arch::host::Regs& regs);
+    // A thread about to get a signal (a fault its displaced instruction
+    // raised, or any other) leaves our page for where the program would be.
     void leave_slot_for_signal(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
 
     // entry stubs (engine_stubs.cpp; docs/hit_cost.md)

@@ -78,7 +78,8 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     // pending frame or re-entry point: see pop_dead.
     ProcessStackBounds stacks(proc.pid);
     if (!t.reentries.empty()) {
-        if (auto back = t.reentries.take(site.address, sp, stacks)) {
+        auto back = t.reentries.take(site.address, sp, stacks);
+        if (back && resumes_interrupted_call(proc, t, site, regs)) {
             // Back from the signal handler that interrupted this hit: its
             // entry was reported then; only the instruction is left to run
             // (and, in an entry stub, perhaps the hijack).
@@ -155,6 +156,21 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     }
 
     run_displaced(proc, t, site, trapped, regs, writes, pushed);
+}
+
+bool Engine::resumes_interrupted_call(ProcessState& proc, ThreadState& t, const ProbeSite& site,
+                                      const host::Regs& regs) {
+    // A handler that left by siglongjmp, then a new call of the function
+    // from the same place: same site, same stack pointer. The return
+    // address tells them apart where the interrupted call's was hijacked:
+    // still our trampoline when the handler returns, the true one again
+    // after a new call instruction. (Not hijacked yet, e.g. an entry stub
+    // interrupted before its store: nothing tells, and it counts as the
+    // interrupted call.)
+    const ShadowFrame* f = t.shadow.newest_call(site.address, host::stack_pointer_of(regs));
+    if (!f || !f->hijacked) return true;
+    auto ret = host::return_address_at_entry(regs, reader_for(*proc.mem));
+    return !ret || *ret == f->trampoline;
 }
 
 uint64_t Engine::hijack_return_to(ProcessState& proc, const ThreadState& t, ShadowFrame& frame,
@@ -367,26 +383,6 @@ void Engine::leave_slot_for_signal(ProcessState& proc, ThreadState& t, host::Reg
         }
         return;
     }
-}
-
-bool Engine::translate_fault_in_slot(ProcessState& proc, ThreadState& t, host::Regs& regs) {
-    // A fault raised by a displaced instruction must look like it happened
-    // at the original address: handlers inspect the PC and may return to it.
-    const uint64_t pc = host::pc_of(regs);
-    if (!proc.slots->owns(pc)) return false;
-    if (ProbeSite* site = site_of_stub_holding(proc, pc)) {
-        // Only the displaced instruction can fault there, after the stub
-        // restored the registers it used.
-        (void)host::set_pc(t.tid, site->address);
-        return true;
-    }
-    for (const auto& [addr, site] : proc.sites) {
-        if (site.slot != 0 && pc >= site.slot && pc < site.slot + host::kSlotSize) {
-            (void)host::set_pc(t.tid, site.address);
-            return true;
-        }
-    }
-    return false;
 }
 
 } // namespace probed

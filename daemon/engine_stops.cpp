@@ -29,10 +29,6 @@ pid_t tgid_of(pid_t tid) {
     return 0;
 }
 
-bool is_synchronous_fault(int sig) {
-    return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
-}
-
 } // namespace
 
 void Engine::emit(CallEvent ev) {
@@ -192,18 +188,16 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
             return;
         }
         auto regs = host::get_regs(t.tid);
-        if (regs && is_synchronous_fault(sig) && translate_fault_in_slot(proc, t, *regs)) {
-            t.run = ThreadState::Run::Running;
-            resume_thread(t, sig);
-            return;
-        }
         if (regs && host::pc_of(*regs) == t.step_slot) {
-            // The signal came before the displaced instruction ran. Deliver it
-            // now, at the original address, as the program would have seen it
-            // (holding it instead would lose all but one of several queued
-            // signals); the instruction runs when the handler returns there.
+            // The displaced instruction has not run: it faulted, or the
+            // signal came first. Deliver it at the original address, as the
+            // program would have seen it (holding it instead would lose all
+            // but one of several queued signals); the instruction runs
+            // again when the handler returns there. The step's own site
+            // is used: it may have been removed meanwhile.
             t.run = ThreadState::Run::Running;
-            leave_slot_for_signal(proc, t, *regs);
+            t.reentries.add({t.step_site, host::stack_pointer_of(*regs), 0});
+            (void)host::set_pc(t.tid, t.step_site);
             resume_thread(t, sig);
             return;
         }
@@ -254,9 +248,9 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
                 return;
             }
         }
-    } else if (is_synchronous_fault(sig)) {
-        translate_fault_in_slot(proc, t, *regs);
     } else {
+        // A fault raised by a displaced instruction, or any other signal:
+        // handlers see the original address, never our page.
         leave_slot_for_signal(proc, t, *regs);
     }
     resume_thread(t, sig);
