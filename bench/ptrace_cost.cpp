@@ -131,6 +131,11 @@ int main(int argc, char** argv) {
              ptrace(PTRACE_PEEKDATA, c.pid, addr, nullptr);
              return errno == 0;
          }},
+        {"process_vm_writev, 16 bytes", "entry: the same with the program's own page rights",
+         [&] {
+             iovec local{pair, 16}, remote{reinterpret_cast<void*>(addr), 16};
+             return process_vm_writev(c.pid, &local, 1, &remote, 1, 0) == 16;
+         }},
         {"process_vm_readv, 8 bytes", "(not used: dearer than pread)",
          [&] {
              iovec local{&word, 8}, remote{reinterpret_cast<void*>(addr), 8};

@@ -179,10 +179,13 @@ private:
     // resuming in its slot) and resumes the thread.
     void run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& site,
                        const arch::host::Regs& trapped, arch::host::Regs& regs,
-                       PendingWrites writes, bool pushed_frame = false);
-    // The displaced instruction faults in place: deliver the CPU's signal.
-    void deliver_fault(ThreadState& t, const ProbeSite& site, const arch::host::Regs& trapped,
-                       const arch::SimOutcome& fault, bool pushed_frame);
+                       PendingWrites writes);
+    // The displaced instruction faults in place: make `ours` (the return
+    // hijack), then deliver the CPU's signal at the probed address.
+    void deliver_fault(ProcessState& proc, ThreadState& t, const ProbeSite& site,
+                       const arch::host::Regs& trapped, const arch::host::Regs& at_insn,
+                       PendingWrites ours, int signal, int code, uint64_t address);
+    static bool mapped(ProcessState& proc, uint64_t address);
     // Back at a re-entry point: whether this is the interrupted call
     // (its handler returned) rather than a new call at the same place.
     bool resumes_interrupted_call(ProcessState& proc, ThreadState& t, const ProbeSite& site,

@@ -122,7 +122,6 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
         t.shadow.pop_dead(sp, stacks, site.function_entry, dead);
         for (const auto& f : dead) report_return(proc, t, f, abandoned_exit(t), nullptr, ts);
     }
-    bool pushed = false;
     if (site.any_return && stub_serves(site)) {
         // The stub replaces the return address if the call returns where it
         // expects, and stops on its miss trap otherwise (on_stub_miss).
@@ -144,7 +143,6 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
         if (hijack) {
             frame.entry_sp = hijack->entry_sp;
             t.shadow.push(frame);
-            pushed = true;
             SPDLOG_TRACE("tid {}: hijacked return to {:#x} at sp {:#x}, depth {}", t.tid,
                          frame.return_address, frame.entry_sp, t.shadow.size());
             if (hijack->store) writes.add(*hijack->store);
@@ -155,7 +153,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
         }
     }
 
-    run_displaced(proc, t, site, trapped, regs, writes, pushed);
+    run_displaced(proc, t, site, trapped, regs, writes);
 }
 
 bool Engine::resumes_interrupted_call(ProcessState& proc, ThreadState& t, const ProbeSite& site,
@@ -212,16 +210,19 @@ uint64_t Engine::trampoline_for_return(ProcessState& proc, uint64_t target) {
 }
 
 void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& site,
-                           const host::Regs& trapped, host::Regs& regs, PendingWrites writes,
-                           bool pushed_frame) {
+                           const host::Regs& trapped, host::Regs& regs, PendingWrites writes) {
+    // The registers as the instruction found them (the return hijacked, on
+    // arm64, already): what a fault it raises is delivered with.
+    const host::Regs before = regs;
     switch (site.insn.strategy) {
     case arch::Strategy::Simulate: {
         arch::SimOutcome r = host::simulate_insn(site.insn, regs, reader_for(*proc.mem));
         if (r.fault_signal != 0) {
-            deliver_fault(t, site, trapped, r, pushed_frame);
+            deliver_fault(proc, t, site, trapped, before, writes, r.fault_signal,
+                          fault_code(r.fault_signal), r.fault_address);
             return;
         }
-        for (const arch::MemoryStore& store : r.pending()) writes.add(store);
+        for (const arch::MemoryStore& store : r.pending()) writes.add_insn_store(store);
         break;
     }
     case arch::Strategy::Boosted:
@@ -237,9 +238,17 @@ void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& 
         break; // never armed
     }
 
-    if (auto r = writes.flush(*proc.mem); !r) {
-        spdlog::warn("tid {}: hit at {:#x}: {}", t.tid, site.address, r.error().message);
-        if (r.error().kind == ErrorKind::ProcessGone) return;
+    auto flushed = writes.flush(*proc.mem);
+    if (!flushed) {
+        spdlog::warn("tid {}: hit at {:#x}: {}", t.tid, site.address, flushed.error().message);
+        if (flushed.error().kind == ErrorKind::ProcessGone) return;
+    } else if (flushed->has_value()) {
+        // The program may not write where the instruction stores (a push
+        // into a stack's guard page): the CPU would fault, so it does.
+        const uint64_t at = **flushed;
+        deliver_fault(proc, t, site, trapped, before, PendingWrites{}, SIGSEGV,
+                      mapped(proc, at) ? SEGV_ACCERR : SEGV_MAPERR, at);
+        return;
     }
     if (!host::set_changed_regs(t.tid, trapped, regs)) return; // the thread died; its exit is reported next
     if (t.run == ThreadState::Run::Stepping) {
@@ -249,26 +258,38 @@ void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& 
     resume_thread(t);
 }
 
-void Engine::deliver_fault(ThreadState& t, const ProbeSite& site, const host::Regs& trapped,
-                           const arch::SimOutcome& fault, bool pushed_frame) {
-    // The displaced instruction would fault where it stands (an unreadable
-    // literal, a misaligned sp): the program gets the signal the CPU would
-    // raise, at the probed address with its registers as they were, so a
-    // handler that fixes the cause and returns runs the call again (and the
-    // hit with it: this one's frame is forgotten).
-    if (pushed_frame) t.shadow.pop_newest();
-    host::Regs regs = trapped;
+bool Engine::mapped(ProcessState& proc, uint64_t address) {
+    auto maps = read_proc_maps(proc.pid);
+    return maps && find_mapping(*maps, address) != nullptr;
+}
+
+void Engine::deliver_fault(ProcessState& proc, ThreadState& t, const ProbeSite& site,
+                           const host::Regs& trapped, const host::Regs& at_insn,
+                           PendingWrites ours, int signal, int code, uint64_t address) {
+    // The displaced instruction faults where it stands (an unreadable
+    // literal, a misaligned sp, a store the program's page rights refuse):
+    // the program gets the signal the CPU would raise, at the probed
+    // address, with the registers the instruction found. The call has
+    // begun (its entry is reported, its return hijacked): a handler that
+    // fixes the cause and returns comes back to it (a re-entry point), one
+    // that leaves by siglongjmp leaves the call.
+    if (auto w = ours.flush(*proc.mem); !w) {
+        spdlog::warn("tid {}: hit at {:#x}: {}", t.tid, site.address, w.error().message);
+        if (w.error().kind == ErrorKind::ProcessGone) return;
+    }
+    host::Regs regs = at_insn;
     host::set_pc_of(regs, site.address);
     if (!host::set_changed_regs(t.tid, trapped, regs)) return;
+    t.reentries.add({site.address, host::stack_pointer_of(regs), 0});
     siginfo_t si{};
-    si.si_signo = fault.fault_signal;
-    si.si_code = fault_code(fault.fault_signal);
-    si.si_addr = reinterpret_cast<void*>(fault.fault_address);
+    si.si_signo = signal;
+    si.si_code = code;
+    si.si_addr = reinterpret_cast<void*>(address);
     if (ptrace(PTRACE_SETSIGINFO, t.tid, nullptr, &si) != 0)
         spdlog::warn("tid {}: PTRACE_SETSIGINFO: {}", t.tid, std::strerror(errno));
     spdlog::debug("tid {}: '{}' at {:#x} faults: signal {} at {:#x}", t.tid, site.insn.text,
-                  site.address, fault.fault_signal, fault.fault_address);
-    resume_thread(t, fault.fault_signal);
+                  site.address, signal, address);
+    resume_thread(t, signal);
 }
 
 void Engine::report_return(ProcessState& proc, ThreadState& t, const ShadowFrame& f,

@@ -4,6 +4,7 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <string>
@@ -14,7 +15,7 @@ Result<ProcMem> ProcMem::open(pid_t pid) {
     std::string path = "/proc/" + std::to_string(pid) + "/mem";
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return Error::from_errno("open " + path);
-    return ProcMem(UniqueFd(fd));
+    return ProcMem(pid, UniqueFd(fd));
 }
 
 Result<void> ProcMem::read(uint64_t addr, std::span<uint8_t> out) {
@@ -50,6 +51,21 @@ Result<void> ProcMem::write(uint64_t addr, std::span<const uint8_t> data) {
         done += static_cast<size_t>(n);
     }
     return {};
+}
+
+Result<bool> ProcMem::write_as_program(uint64_t addr, std::span<const uint8_t> data) {
+    iovec local{const_cast<uint8_t*>(data.data()), data.size()};
+    iovec remote{reinterpret_cast<void*>(addr), data.size()};
+    while (true) {
+        ssize_t n = ::process_vm_writev(pid_, &local, 1, &remote, 1, 0);
+        if (n == static_cast<ssize_t>(data.size())) return true;
+        if (n < 0 && errno == EINTR) continue;
+        // A partial write stops at the first refused page; the stores this
+        // is used for are 8 or 16 bytes on one 16-byte aligned stack slot
+        // pair, within one page, so that does not happen.
+        if ((n < 0 && errno == EFAULT) || n >= 0) return false;
+        return Error::from_errno("write tracee memory at " + hex_address(addr));
+    }
 }
 
 Result<uint64_t> ProcMem::read_word(uint64_t addr) {
