@@ -189,7 +189,6 @@ private:
     void deliver_fault(ProcessState& proc, ThreadState& t, const ProbeSite& site,
                        const arch::host::Regs& trapped, const arch::host::Regs& at_insn,
                        PendingWrites ours, int signal, int code, uint64_t address);
-    static bool mapped(ProcessState& proc, uint64_t address);
     // Back at a re-entry point: whether this is the interrupted call
     // (its handler returned) rather than a new call at the same place.
     bool resumes_interrupted_call(ProcessState& proc, ThreadState& t, const ProbeSite& site,

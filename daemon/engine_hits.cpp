@@ -5,6 +5,7 @@
 
 #include "common/monotonic_clock.h"
 #include "arch/host.h"
+#include "daemon/proc_maps.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/ptrace.h>
@@ -37,6 +38,13 @@ CallEvent event_for(EventType type, uint64_t id, const ProbeInfo& info, pid_t pi
     ev.address = site;
     ev.ts_ns = ts;
     return ev;
+}
+
+// Whether anything is mapped at `address`: a refused store's si_code
+// (SEGV_ACCERR, else SEGV_MAPERR). Only on a fault's path.
+bool is_mapped(pid_t pid, uint64_t address) {
+    auto maps = read_proc_maps(pid);
+    return maps && find_mapping(*maps, address) != nullptr;
 }
 
 // The si_code a fault of this kind has when the CPU raises it.
@@ -247,7 +255,7 @@ void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& 
         // into a stack's guard page): the CPU would fault, so it does.
         const uint64_t at = **flushed;
         deliver_fault(proc, t, site, trapped, before, PendingWrites{}, SIGSEGV,
-                      mapped(proc, at) ? SEGV_ACCERR : SEGV_MAPERR, at);
+                      is_mapped(proc.pid, at) ? SEGV_ACCERR : SEGV_MAPERR, at);
         return;
     }
     if (!host::set_changed_regs(t.tid, trapped, regs)) return; // the thread died; its exit is reported next
@@ -256,11 +264,6 @@ void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& 
         ++counters_.steps;
     }
     resume_thread(t);
-}
-
-bool Engine::mapped(ProcessState& proc, uint64_t address) {
-    auto maps = read_proc_maps(proc.pid);
-    return maps && find_mapping(*maps, address) != nullptr;
 }
 
 void Engine::deliver_fault(ProcessState& proc, ThreadState& t, const ProbeSite& site,
