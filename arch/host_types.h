@@ -64,6 +64,18 @@ struct DetachedReturn {
     uint64_t return_address = 0;
 };
 
+// A pointer authentication key for instruction addresses (arm64 FEAT_PAuth:
+// APIAKey, APIBKey), as a function's prologue chose it.
+enum class PacKey : uint8_t { A, B };
+
+// Two values the tracee signed with one key and modifier
+// (arch/arm64/arm64_return_signing.h): a return address, and the check that
+// proves key and modifier right.
+struct SignedPair {
+    uint64_t value = 0;
+    uint64_t check = 0;
+};
+
 // Entry stubs (arch/x86_64/x86_entry_stub.h; docs/hit_cost.md): the
 // tracee replaces a call's return address itself. Where things are in a
 // stub built at `start`:

@@ -86,6 +86,10 @@ struct EngineCounters {
     // Fork children released with such calls pending, their copy of the
     // trampoline rewritten the same way.
     uint64_t detached_fork_children = 0;
+    // Signed copies of the trampoline address (arm64 pointer authentication)
+    // the tracee signed the true return address for, while the program's
+    // unwinder walked: tests use it to prove the CPU really signed.
+    uint64_t signed_for_unwind = 0;
 };
 
 // A stub that misses on more than half its calls (a function called from
@@ -242,6 +246,11 @@ private:
     void on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite& site,
                         arch::host::Regs& regs);
     void restore_for_unwind(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
+    // The signed copies of the trampoline address (arm64 pointer
+    // authentication) in the frames `searched` marks get the true return
+    // address, signed by the tracee (engine_unwind_signed.cpp).
+    void restore_signed_for_unwind(ProcessState& proc, ThreadState& t, arch::host::Regs& regs,
+                                   StackBounds& stacks, const std::vector<bool>& searched);
     void rehijack_alive(ProcessState& proc, ThreadState& t, arch::host::Regs& regs, uint64_t sp,
                         uint64_t now);
     void drop_finished_sites(ProcessState& proc);

@@ -222,6 +222,13 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
             const ShadowFrame& f = frames[spot.frame];
             if (f.hijacked) (void)write_return(*proc.mem, regs, spot, f.return_address);
         }
+        // ...or the true address the tracee signed for the unwinder where a
+        // signed copy was (pointer authentication), while it still is there.
+        for (const RestoredReturn& r : t.unwind_restored)
+            for (size_t i = 0; i < frames.size(); ++i)
+                if (!frames[i].hijacked && frames[i].entry_sp == r.entry_sp &&
+                    read_return(*proc.mem, regs, r.spot) == r.restored)
+                    live[i] = true;
         if (got) (void)host::set_changed_regs(tid, before, regs);
         // Copies signed by pointer authentication we can neither write over
         // nor sign ourselves: those calls still return to the trampoline.

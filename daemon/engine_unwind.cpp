@@ -46,6 +46,8 @@ void Engine::arm_unwind_hooks(ProcessState& proc) {
 
 void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& regs) {
     auto& frames = t.shadow.frames_for_update();
+    std::vector<bool> hijacked(frames.size());
+    for (size_t i = 0; i < frames.size(); ++i) hijacked[i] = frames[i].hijacked;
     // A frame whose trampoline is found nowhere is already gone from the stack.
     ProcessStackBounds stacks(proc.pid);
     auto spots = locate_returns(*proc.mem, frames, regs, stacks, [&](const ShadowFrame& f) {
@@ -55,10 +57,13 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
         ShadowFrame& f = frames[spot.frame];
         if (!write_return(*proc.mem, regs, spot, f.return_address)) continue;
         f.hijacked = false;
-        t.unwind_restored.emplace_back(f.entry_sp, spot);
+        t.unwind_restored.push_back({f.entry_sp, spot, f.return_address, f.trampoline});
     }
+    // With pointer authentication the copies the callees saved are signed:
+    // the tracee signs the true addresses for those.
+    restore_signed_for_unwind(proc, t, regs, stacks, hijacked);
     SPDLOG_DEBUG("tid {}: {} return addresses put back for the unwinder ({} frames, sp {:#x})",
-                 t.tid, spots.size(), frames.size(), host::stack_pointer_of(regs));
+                 t.tid, t.unwind_restored.size(), frames.size(), host::stack_pointer_of(regs));
 }
 
 void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs, uint64_t sp,
@@ -70,12 +75,12 @@ void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs
     auto& frames = t.shadow.frames_for_update();
     for (ShadowFrame& f : frames) {
         if (f.hijacked) continue;
-        for (const auto& [entry_sp, spot] : t.unwind_restored) {
-            if (entry_sp != f.entry_sp) continue;
-            uint64_t there = 0;
-            if (spot.in_register) there = host::link_register(regs);
-            else if (auto word = proc.mem->read_word(spot.address)) there = *word;
-            if (there == f.return_address && write_return(*proc.mem, regs, spot, f.trampoline))
+        for (const RestoredReturn& r : t.unwind_restored) {
+            if (r.entry_sp != f.entry_sp) continue;
+            // A signed copy gets its own signed trampoline address back, the
+            // word the function's epilogue authenticates as before.
+            if (read_return(*proc.mem, regs, r.spot) == r.restored &&
+                write_return(*proc.mem, regs, r.spot, r.hijacked))
                 f.hijacked = true;
         }
     }

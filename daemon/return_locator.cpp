@@ -39,7 +39,7 @@ void search_memory(MemoryAccess& mem, size_t frame, uint64_t lo, uint64_t hi, ui
     for (size_t off = 0; off < bytes.size(); off += 8) {
         uint64_t word;
         std::memcpy(&word, bytes.data() + off, sizeof word);
-        if ((word & ~ignore_bits) == value) out.push_back({frame, false, lo + off});
+        if ((word & ~ignore_bits) == value) out.push_back({frame, false, lo + off, word});
     }
 }
 
@@ -59,11 +59,20 @@ std::vector<ReturnSpot> locate_returns(MemoryAccess& mem, std::span<const Shadow
         // (x86_64 ignores it); with none, only the register is searched.
         auto search = host::return_search(frames[i].entry_sp, bound.value_or(frames[i].entry_sp),
                                           newest);
-        if (search.link_register && (host::link_register(regs) & ~ignore_bits) == *value)
-            out.push_back({i, true, 0});
+        const uint64_t lr = host::link_register(regs);
+        if (search.link_register && (lr & ~ignore_bits) == *value) out.push_back({i, true, 0, lr});
         search_memory(mem, i, search.lo, search.hi, *value, ignore_bits, out);
     }
     return out;
+}
+
+std::optional<uint64_t> read_return(MemoryAccess& mem, const host::Regs& regs,
+                                    const ReturnSpot& spot) {
+    if (spot.in_register) return host::link_register(regs);
+    uint64_t word = 0;
+    if (!mem.read(spot.address, {reinterpret_cast<uint8_t*>(&word), sizeof word}))
+        return std::nullopt;
+    return word;
 }
 
 Result<void> write_return(MemoryAccess& mem, host::Regs& regs, const ReturnSpot& spot,

@@ -21,6 +21,7 @@ struct ReturnSpot {
     size_t frame = 0;          // index into the frames searched
     bool in_register = false;  // the link register, else the word at `address`
     uint64_t address = 0;
+    uint64_t value = 0;        // the word found there (with its PAC bits, if any)
 };
 
 // The value to look for in a frame, or nullopt to skip the frame.
@@ -36,6 +37,10 @@ using WantedValue = std::function<std::optional<uint64_t>(const ShadowFrame&)>;
 std::vector<ReturnSpot> locate_returns(MemoryAccess& mem, std::span<const ShadowFrame> frames,
                                        const arch::host::Regs& regs, StackBounds& stacks,
                                        const WantedValue& wanted, uint64_t ignore_bits = 0);
+
+// The word at `spot` now (`regs` for a register spot); nullopt if unreadable.
+std::optional<uint64_t> read_return(MemoryAccess& mem, const arch::host::Regs& regs,
+                                    const ReturnSpot& spot);
 
 // Writes `value` at `spot`: into regs for a register spot (the caller sets
 // the registers), into memory otherwise.

@@ -24,6 +24,15 @@
 
 namespace probed {
 
+// A return address put back for the program's unwinder, and what to put
+// back once it is done with the frame.
+struct RestoredReturn {
+    uint64_t entry_sp = 0; // the frame's key
+    ReturnSpot spot;
+    uint64_t restored = 0; // what we wrote: the true address (signed, if the copy was)
+    uint64_t hijacked = 0; // what was there: the trampoline address (idem)
+};
+
 struct ThreadState {
     enum class Run {
         Running,   // resumed; a stop may arrive at any time
@@ -49,11 +58,11 @@ struct ThreadState {
     bool unwinding = false;
     bool forced_unwind = false; // ...and the unwind ends the thread
     uint64_t walk_done_at = 0;  // where its _Unwind_Backtrace returns (a WalkDone site)
-    // Where the true return addresses were put back for the unwinder, by the
-    // frame's entry sp: the only places the trampoline goes back to. (Looking
-    // for the true address again could hit a copy the program made since:
-    // backtrace()'s array holds every return address of the stack.)
-    std::vector<std::pair<uint64_t, ReturnSpot>> unwind_restored;
+    // Where the true return addresses were put back for the unwinder: the
+    // only places the trampoline goes back to. (Looking for the true address
+    // again could hit a copy the program made since: backtrace()'s array
+    // holds every return address of the stack.)
+    std::vector<RestoredReturn> unwind_restored;
     ShadowStack shadow;
 };
 

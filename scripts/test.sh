@@ -71,7 +71,8 @@ if [ "$arm64" = 1 ]; then
   echo
   echo "arm64 with pointer authentication (PROBED_ARM64_CPU=max,pauth-impdef=on):"
   PROBED_ARM64_EXPECT_PAC=1 PROBED_ARM64_CPU=max,pauth-impdef=on \
-    run_arm64 engine_basic engine_kinds engine_detach_signed
+    run_arm64 engine_basic engine_kinds engine_detach_signed engine_unwind engine_unwind_signed \
+      arm64_cpu_agreement
 fi
 
 echo

@@ -170,6 +170,10 @@ constexpr uint32_t encode_brk(uint16_t imm) {
     return 0xd4200000u | uint32_t{imm} << 5;
 }
 constexpr uint32_t kSvc0 = 0xd4000001; // svc #0
+// hint #n: nop, the BTI landing pads and the PAC instructions of FEAT_PAuth.
+constexpr uint32_t encode_hint(uint32_t n) {
+    return 0xd503201fu | (n & 0x7fu) << 5;
+}
 
 // Instructions are little-endian in memory whatever the data endianness.
 inline void append_le32(std::vector<uint8_t>& code, uint32_t w) {

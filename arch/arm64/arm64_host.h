@@ -7,6 +7,7 @@
 #include "arch/arm64/arm64_machine.h"
 #include "arch/arm64/arm64_ptrace.h"
 #include "arch/arm64/arm64_regs.h"
+#include "arch/arm64/arm64_return_signing.h"
 #include "arch/arm64/arm64_slot_builder.h"
 #include "arch/host_types.h"
 
@@ -120,6 +121,10 @@ inline uint64_t pac_code_mask(pid_t tid) {
 constexpr bool kDetachedReturnsNeeded = true;
 // detached_return_stub, detached_return_table and
 // detached_table_after_stub come from arm64_detached_return.h.
+// While the program's unwinder walks, the tracee signs the true return
+// address for such a copy: kEntrySigningBytes, return_signing_key,
+// sign_stub_bytes, sign_stub_done_pc, prepare_sign and sign_result come from
+// arm64_return_signing.h.
 // The caller's registers as `ret` at a function's first instruction would
 // leave them: the PC is the return address, sp does not move.
 inline void return_at_entry(Regs& regs, uint64_t return_address) {

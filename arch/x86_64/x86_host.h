@@ -12,6 +12,7 @@
 
 #include <csignal>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -104,6 +105,14 @@ constexpr bool kDetachedReturnsNeeded = false;
 constexpr uint64_t detached_table_after_stub(uint64_t stub) { return stub; }
 inline std::vector<uint8_t> detached_return_stub(uint64_t, uint64_t) { return {}; }
 inline std::vector<uint8_t> detached_return_table(std::span<const DetachedReturn>) { return {}; }
+// Nothing is signed on x86_64 either: the engine never runs the signing
+// stub (pac_code_mask is 0); these exist so it compiles the same.
+constexpr size_t kEntrySigningBytes = 0;
+inline std::optional<PacKey> return_signing_key(std::span<const uint8_t>) { return std::nullopt; }
+inline std::vector<uint8_t> sign_stub_bytes() { return {}; }
+inline uint64_t sign_stub_done_pc(uint64_t stub, PacKey) { return stub; }
+inline void prepare_sign(Regs&, uint64_t, PacKey, uint64_t, uint64_t, uint64_t) {}
+inline SignedPair sign_result(const Regs&) { return {}; }
 // return_at_entry (x86_machine.h): the caller's registers as `ret` at a
 // function's first instruction would leave them.
 

@@ -42,6 +42,32 @@ __attribute__((noinline)) long outer(long x, long throw_it) {
     }
 }
 
+// Recurses `depth` more levels, then throws when x is even: an exception
+// through several pending frames of one function, each entered at its own
+// stack pointer (with pointer authentication: each signed with its own).
+__attribute__((noinline)) long descend(long x, long depth) {
+    if (depth == 0) {
+        if (x % 2 == 0) throw std::runtime_error("bottom " + std::to_string(x));
+        return x;
+    }
+    long r = descend(x, depth - 1);
+    asm volatile("" : "+r"(r)); // keeps -O2 from turning the recursion into a loop
+    return r + 1;
+}
+
+// Catches what descend() lets through and returns normally either way; then
+// calls descend() again, which must return normally through the frames
+// hijacked again after the catch.
+__attribute__((noinline)) long deep_outer(long x) {
+    long r;
+    try {
+        r = descend(x, 4);
+    } catch (const std::runtime_error&) {
+        r = -x;
+    }
+    return r + descend(x | 1, 2) * 100;
+}
+
 // Throws and catches within itself: it returns normally either way.
 __attribute__((noinline)) long self_catch(long x) {
     try {
@@ -152,6 +178,8 @@ void* blocking_thread(void* arg) {
 int run(const char* mode, long rounds) {
     if (!std::strcmp(mode, "throw")) {
         for (long i = 0; i < rounds; ++i) std::printf("outer %ld = %ld\n", i, outer(i, i % 3 == 0));
+    } else if (!std::strcmp(mode, "deep")) {
+        for (long i = 0; i < rounds; ++i) std::printf("deep_outer %ld = %ld\n", i, deep_outer(i));
     } else if (!std::strcmp(mode, "self_catch")) {
         for (long i = 0; i < rounds; ++i) std::printf("self_catch %ld = %ld\n", i, self_catch(i));
     } else if (!std::strcmp(mode, "rethrow")) {

@@ -1,11 +1,13 @@
 // The arm64 backend against the CPU it models (aarch64 hosts only): each
 // simulated instruction is single-stepped for real in a traced child and the
 // registers and memory it leaves must equal what the simulator computed; the
-// slot code, our brk, the syscall stub and the ptrace glue run for real too.
+// slot code, our brk, the syscall stub, the signing stub and the ptrace glue
+// run for real too.
 // Code is written with PTRACE_POKEDATA over the same words again and again,
 // which also confirms the kernel keeps the icache coherent for ptrace writes.
 #include "arch/arm64/arm64_machine.h"
 #include "arch/arm64/arm64_ptrace.h"
+#include "arch/arm64/arm64_return_signing.h"
 #include "arch/arm64/arm64_simulator.h"
 #include "arch/arm64/arm64_slot_builder.h"
 #include "arm64_test_words.h"
@@ -334,4 +336,73 @@ TEST_CASE("pointer authentication: x30 hijacked before paciasp returns to the tr
         REQUIRE(set_regs(child.pid(), *signed_regs).ok());
         CHECK(child.run_to_signal(PTRACE_CONT) != SIGTRAP);
     }
+}
+
+TEST_CASE("pointer authentication: the signing stub signs as the prologue does") {
+    // What the engine relies on for the unwinder (arm64_return_signing.h):
+    // the stub, with x16 = the entry sp, signs a return address exactly as
+    // paciasp/pacibsp at the function's first instruction would, and
+    // libgcc's check (autia1716/autib1716 with the CFA, the entry sp) gives
+    // the plain address back.
+    TracedChild child;
+    const uint64_t fn = child.base() + kCodeOff;
+    const uint64_t stub = child.base() + kSlotOff;
+    const uint64_t entry_sp = child.base() + kStackOff;
+    const uint64_t ret = child.base() + 0x48c; // some return address
+    const uint64_t trampoline = child.base() + 0x600;
+    child.poke_code(kSlotOff, sign_stub_bytes());
+    Result<uint64_t> mask = get_pac_code_mask(child.pid());
+    REQUIRE(mask.ok());
+    Result<Regs> initial = get_regs(child.pid());
+    REQUIRE(initial.ok());
+    initial->pstate &= ~kBtypeMask;
+
+    // Runs `code` at fn from `regs` (sp = entry_sp) to its brk.
+    auto run_at_fn = [&](std::initializer_list<uint32_t> code, Regs regs) {
+        child.poke_code(kCodeOff, to_bytes(code));
+        regs.pc = fn;
+        regs.sp = entry_sp;
+        REQUIRE(set_regs(child.pid(), regs).ok());
+        CHECK(child.run(PTRACE_CONT) == TRAP_BRKPT);
+        Result<Regs> after = get_regs(child.pid());
+        REQUIRE(after.ok());
+        return *after;
+    };
+    std::vector<SignedPair> by_key;
+    for (PacKey key : {PacKey::A, PacKey::B}) {
+        CAPTURE(key == PacKey::A ? "A" : "B");
+        const uint32_t prologue = key == PacKey::A ? 0xd503233f  // paciasp
+                                                   : 0xd503237f; // pacibsp
+        Regs regs = *initial;
+        regs.x[30] = ret;
+        const uint64_t prologue_ret = run_at_fn({prologue, kBreakpointWord}, regs).x[30];
+        regs.x[30] = trampoline;
+        const uint64_t prologue_trampoline = run_at_fn({prologue, kBreakpointWord}, regs).x[30];
+
+        Regs s = *initial;
+        prepare_sign(s, stub, key, entry_sp, ret, trampoline);
+        REQUIRE(set_regs(child.pid(), s).ok());
+        CHECK(child.run(PTRACE_CONT) == TRAP_BRKPT);
+        Result<Regs> done = get_regs(child.pid());
+        REQUIRE(done.ok());
+        CHECK(done->pc == sign_stub_done_pc(stub, key));
+        const SignedPair pair = sign_result(*done);
+        CHECK(pair.value == prologue_ret);
+        CHECK(pair.check == prologue_trampoline);
+        if (*mask != 0) {
+            CHECK(pair.value != ret);
+            CHECK((pair.value & ~*mask) == ret);
+        } else {
+            CHECK(pair.value == ret); // hint-space: nops without FEAT_PAuth
+        }
+
+        const uint32_t check = key == PacKey::A ? 0xd503219f  // autia1716
+                                                : 0xd50321df; // autib1716
+        regs = *initial;
+        regs.x[17] = pair.value;
+        regs.x[16] = entry_sp;
+        CHECK(run_at_fn({check, kBreakpointWord}, regs).x[17] == ret);
+        by_key.push_back(pair);
+    }
+    if (*mask != 0) CHECK(by_key[0].value != by_key[1].value); // the keys differ
 }

@@ -1,0 +1,72 @@
+#include "daemon/injected_code.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#include <csignal>
+
+namespace probed {
+
+namespace host = arch::host;
+
+Result<InjectedCode> InjectedCode::begin(ProcessState& proc, ThreadState& thread,
+                                         const std::vector<uint8_t>& code) {
+    InjectedCode ic(proc, thread);
+    auto regs = host::get_regs(thread.tid);
+    if (!regs) return std::move(regs).error();
+    ic.saved_regs_ = *regs;
+    ic.saved_code_.resize(code.size());
+    PROBED_TRY(proc.mem->read(proc.entry_point, ic.saved_code_));
+    PROBED_TRY(proc.mem->write(proc.entry_point, code));
+    ic.active_ = true;
+    return ic;
+}
+
+InjectedCode::InjectedCode(InjectedCode&& o) noexcept
+    : proc_(o.proc_), thread_(o.thread_), saved_regs_(o.saved_regs_),
+      saved_code_(std::move(o.saved_code_)), active_(o.active_), lost_(o.lost_) {
+    o.active_ = false;
+}
+
+InjectedCode::~InjectedCode() {
+    if (!active_ || lost_) return;
+    // Failures here mean the process died; nothing left to restore.
+    (void)proc_->mem->write(proc_->entry_point, saved_code_);
+    (void)host::set_regs(thread_->tid, saved_regs_);
+}
+
+Result<host::Regs> InjectedCode::run(const host::Regs& regs, uint64_t done_pc) {
+    if (lost_) return make_error(ErrorKind::ProcessGone, "thread exited while running our code");
+    PROBED_TRY(host::set_regs(thread_->tid, regs));
+    pid_t tid = thread_->tid;
+    if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return Error::from_errno("PTRACE_CONT");
+    while (true) {
+        int raw = 0;
+        if (waitpid(tid, &raw, __WALL) < 0) {
+            if (errno == EINTR) continue;
+            return Error::from_errno("waitpid");
+        }
+        WaitStatus st(raw);
+        if (st.exited_or_killed()) {
+            lost_ = st;
+            return make_error(ErrorKind::ProcessGone, "thread exited while running our code");
+        }
+        if (st.kind() == WaitStatus::Kind::SignalStop && st.signal() == SIGTRAP) {
+            auto now = host::get_regs(tid);
+            if (!now) return std::move(now).error();
+            if (host::pc_of(*now) == done_pc) return *now;
+        }
+        if (st.kind() == WaitStatus::Kind::SignalStop) {
+            // A signal for the program: keep it and deliver it once we let go.
+            if (thread_->held_signal == 0) thread_->held_signal = st.signal();
+            else spdlog::warn("tid {}: second signal {} while running our code dropped", tid,
+                              st.signal());
+        } else if (st.kind() == WaitStatus::Kind::EventStop) {
+            spdlog::debug("tid {}: event {} while running our code", tid, st.event());
+        }
+        if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return Error::from_errno("PTRACE_CONT");
+    }
+}
+
+} // namespace probed
