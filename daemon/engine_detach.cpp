@@ -219,10 +219,13 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
             return std::optional<uint64_t>(f.hijacked ? f.trampoline : f.return_address);
         });
         std::vector<bool> live(frames.size());
+        const uint64_t pac_mask = host::pac_code_mask(tid);
         for (const ReturnSpot& spot : spots) {
             live[spot.frame] = true;
             const ShadowFrame& f = frames[spot.frame];
-            if (f.hijacked) (void)write_return(*proc.mem, regs, spot, f.return_address);
+            // A signed copy that reads as the plain address is signed below.
+            if (f.hijacked && copy_form_at(proc, f, spot, pac_mask) == CopyForm::Plain)
+                (void)write_return(*proc.mem, regs, spot, f.return_address);
         }
         // ...or the true address the tracee signed for the unwinder where a
         // signed copy was (pointer authentication), while it still is there.
@@ -240,7 +243,7 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
             ReturnSigner signer({proc.mem.get(), proc.entry_point, tid, &t.held_signal});
             released = release_signed_calls(
                 signer, *proc.mem, tid, frames, regs, stacks,
-                [&](const ShadowFrame& f) { return signing_key_at(proc, f.site); });
+                [&](const ShadowFrame& f) { return entry_signing_key(proc, f.site); });
         } // the signer puts the registers it found back: set ours after it
         if (got) (void)host::set_changed_regs(tid, before, regs);
         counters_.signed_at_detach += released.resigned;

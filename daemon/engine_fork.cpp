@@ -121,8 +121,11 @@ void Engine::scrub_fork_memory(ProcessState& proc, const ThreadState& parent, pi
     auto spots = locate_returns(*mem, frames, regs, stacks, [&](const ShadowFrame& f) {
         return std::optional<uint64_t>(f.trampoline);
     });
+    const uint64_t pac_mask = arch::host::pac_code_mask(child);
     for (const ReturnSpot& spot : spots)
-        (void)write_return(*mem, regs, spot, frames[spot.frame].return_address);
+        // A signed copy that reads as the plain address is signed below.
+        if (copy_form_at(proc, frames[spot.frame], spot, pac_mask) == CopyForm::Plain)
+            (void)write_return(*mem, regs, spot, frames[spot.frame].return_address);
     // Calls that hold a signed copy (pointer authentication): the child
     // signs the true address itself, with the keys it inherited from the
     // forking thread, in its own copy of the executable's entry point.
@@ -131,7 +134,7 @@ void Engine::scrub_fork_memory(ProcessState& proc, const ThreadState& parent, pi
         ReturnSigner signer({&*mem, proc.entry_point, child, &held_signal});
         released = release_signed_calls(
             signer, *mem, child, frames, regs, stacks,
-            [&](const ShadowFrame& f) { return signing_key_at(proc, f.site); });
+            [&](const ShadowFrame& f) { return entry_signing_key(proc, f.site); });
         if (signer.lost_status()) {
             spdlog::warn("fork child {} exited while signing for it", child);
             return;

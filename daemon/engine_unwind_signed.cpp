@@ -34,8 +34,10 @@ void Engine::restore_signed_for_unwind(ProcessState& proc, ThreadState& t, host:
     std::map<size_t, arch::SignedPair> signed_for; // by frame: one run serves its copies
     for (const ReturnSpot& spot : spots) {
         ShadowFrame& f = frames[spot.frame];
-        // The plain copies hold the true address already.
-        if (spot.value == f.trampoline) continue;
+        // The plain copies hold the true address already; a copy that only
+        // reads as plain (daemon/copy_form.h) is signed here.
+        const CopyForm form = copy_form_at(proc, f, spot, pac_mask);
+        if (form == CopyForm::Plain) continue;
         // A signed copy lives in the frame's memory: the frame record, or a
         // signal frame that interrupted the function. In x30 it is not
         // reachable at the stops that get here, each the first instruction
@@ -46,7 +48,11 @@ void Engine::restore_signed_for_unwind(ProcessState& proc, ThreadState& t, host:
         // be right, as the epilogue authenticates with sp back at the entry
         // sp too.
         auto known = signed_for.find(spot.frame);
-        if (known == signed_for.end() || known->second.check != spot.value) {
+        uint64_t value = 0; // signed, it may still read as plain (a code of 0)
+        bool signs = true;
+        if (known != signed_for.end() && known->second.check == spot.value) {
+            value = known->second.value;
+        } else {
             // The modifier paciasp used: sp at the function's first
             // instruction, the frame's entry sp, which is also its CFA, the
             // modifier libgcc's unwinder authenticates with.
@@ -59,18 +65,22 @@ void Engine::restore_signed_for_unwind(ProcessState& proc, ThreadState& t, host:
                              t.tid, pair.error().message);
                 return;
             }
-            if (!*pair) {
+            if (!*pair && form == CopyForm::Ambiguous) {
+                value = f.return_address; // plain after all: no prologue made it
+                signs = false;
+            } else if (!*pair) {
                 spdlog::warn("tid {}: a signed copy of the trampoline address at sp {:#x} was "
                              "not signed by the call entered there; left alone",
                              t.tid, f.entry_sp);
                 continue;
+            } else {
+                value = signed_for.insert_or_assign(spot.frame, **pair).first->second.value;
             }
-            known = signed_for.insert_or_assign(spot.frame, **pair).first;
         }
-        if (!write_return(*proc.mem, regs, spot, known->second.value)) continue;
+        if (!write_return(*proc.mem, regs, spot, value)) continue;
         f.hijacked = false;
-        t.unwind_restored.push_back({f.entry_sp, spot, known->second.value, spot.value});
-        ++counters_.signed_for_unwind;
+        t.unwind_restored.push_back({f.entry_sp, spot, value, spot.value});
+        if (signs) ++counters_.signed_for_unwind;
     }
     // The thread died while running the stub: its exit is dispatched next.
     if (auto lost = signer.lost_status()) ready_stops_.emplace_back(t.tid, lost->raw());

@@ -4,13 +4,23 @@ namespace probed {
 
 namespace host = arch::host;
 
-arch::PacKey signing_key_at(ProcessState& proc, uint64_t site) {
+std::optional<arch::PacKey> entry_signing_key(ProcessState& proc, uint64_t site) {
     std::vector<uint8_t> code(host::kEntrySigningBytes);
-    if (!code.empty() && proc.mem->read(site, code)) {
-        proc.breakpoints->hide(site, code);
-        if (auto key = host::return_signing_key(code)) return *key;
-    }
-    return arch::PacKey::A;
+    if (code.empty() || !proc.mem->read(site, code)) return std::nullopt;
+    proc.breakpoints->hide(site, code);
+    return host::return_signing_key(code);
+}
+
+arch::PacKey signing_key_at(ProcessState& proc, uint64_t site) {
+    return entry_signing_key(proc, site).value_or(arch::PacKey::A);
+}
+
+CopyForm copy_form_at(ProcessState& proc, const ShadowFrame& f, const ReturnSpot& spot,
+                      uint64_t pac_mask) {
+    // Only a copy equal to the trampoline address needs the function's code.
+    const bool maybe_signed = pac_mask != 0 && spot.value == f.trampoline && !spot.in_register;
+    const bool signs = maybe_signed && entry_signing_key(proc, f.site).has_value();
+    return copy_form(spot.value, f.trampoline, pac_mask, spot.in_register, signs);
 }
 
 Result<std::optional<arch::SignedPair>> ReturnSigner::sign(arch::PacKey first, uint64_t modifier,

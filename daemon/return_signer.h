@@ -11,7 +11,9 @@
 // sign() and taken away, registers restored, when the signer goes.
 #include "arch/host.h"
 #include "common/result.h"
+#include "daemon/copy_form.h"
 #include "daemon/injected_code.h"
+#include "daemon/return_locator.h"
 #include "daemon/tracee.h"
 
 #include <cstdint>
@@ -23,6 +25,13 @@ namespace probed {
 // (our breakpoints hidden); the A key (GCC's default) when it does not say:
 // a wrong guess fails the check, and the other key is tried.
 arch::PacKey signing_key_at(ProcessState& proc, uint64_t site);
+// The key, or nullopt when the function does not sign x30 at its entry.
+std::optional<arch::PacKey> entry_signing_key(ProcessState& proc, uint64_t site);
+
+// The form of `spot`, a copy of `f`'s trampoline address found with
+// `pac_mask` ignored (daemon/copy_form.h).
+CopyForm copy_form_at(ProcessState& proc, const ShadowFrame& f, const ReturnSpot& spot,
+                      uint64_t pac_mask);
 
 class ReturnSigner {
 public:

@@ -1,5 +1,6 @@
 #include "daemon/signed_release.h"
 
+#include "daemon/copy_form.h"
 #include "daemon/return_locator.h"
 
 #include <spdlog/spdlog.h>
@@ -10,22 +11,38 @@ namespace host = arch::host;
 
 namespace {
 
-// Why one frame's copies were not all re-signed, or nullopt when they were.
+// Why one frame's copies were not all re-signed, or nullopt when they were;
+// `signed_any` says whether one was signed (an ambiguous copy the check
+// shows plain gets the plain true address).
 std::optional<std::string> resign_frame(ReturnSigner& signer, MemoryAccess& mem,
                                         host::Regs& regs, const ShadowFrame& f, arch::PacKey key,
-                                        std::span<const ReturnSpot* const> copies) {
+                                        std::span<const ReturnSpot* const> copies,
+                                        bool& signed_any) {
     std::optional<arch::SignedPair> known; // one run serves equal copies
     for (const ReturnSpot* spot : copies) {
-        if (!known || known->check != spot->value) {
+        // The signed value may read as the plain one too (a code of 0).
+        uint64_t value = 0;
+        bool signs = true;
+        if (known && known->check == spot->value) {
+            value = known->value;
+        } else {
             // The modifier paciasp used: sp at the function's first
             // instruction, the frame's entry sp (arm64_return_signing.h).
             auto pair = signer.sign(key, f.entry_sp, f.return_address, f.trampoline, spot->value);
             if (!pair) return "the signing stub did not run: " + pair.error().message;
-            if (!*pair) return "the copy was not signed with this frame's key and entry sp";
-            known = *pair;
+            if (*pair) {
+                known = *pair;
+                value = known->value;
+            } else if (spot->value == f.trampoline) {
+                value = f.return_address; // plain after all: no prologue made it
+                signs = false;
+            } else {
+                return "the copy was not signed with this frame's key and entry sp";
+            }
         }
-        if (auto w = write_return(mem, regs, *spot, known->value); !w)
+        if (auto w = write_return(mem, regs, *spot, value); !w)
             return "writing it: " + w.error().message;
+        signed_any |= signs;
     }
     return std::nullopt;
 }
@@ -48,9 +65,17 @@ SignedRelease release_signed_calls(ReturnSigner& signer, MemoryAccess& mem, pid_
         },
         pac_mask);
     std::vector<std::vector<const ReturnSpot*>> copies(frames.size());
-    for (const ReturnSpot& spot : spots)
+    std::vector<std::optional<arch::PacKey>> keys(frames.size());
+    for (const ReturnSpot& spot : spots) {
+        const ShadowFrame& f = frames[spot.frame];
+        // The code is read only where it matters.
+        if (spot.value == f.trampoline && !spot.in_register && !keys[spot.frame])
+            keys[spot.frame] = key_of(f);
+        const CopyForm form =
+            copy_form(spot.value, f.trampoline, pac_mask, spot.in_register, keys[spot.frame].has_value());
         // The plain copies hold the true address already.
-        if (spot.value != frames[spot.frame].trampoline) copies[spot.frame].push_back(&spot);
+        if (form != CopyForm::Plain) copies[spot.frame].push_back(&spot);
+    }
     for (size_t i = frames.size(); i-- > 0;) {
         if (copies[i].empty()) continue;
         const ShadowFrame& f = frames[i];
@@ -62,9 +87,12 @@ SignedRelease release_signed_calls(ReturnSigner& signer, MemoryAccess& mem, pid_
                           f.entry_sp);
             continue;
         }
-        auto failed = resign_frame(signer, mem, regs, f, key_of(f), copies[i]);
+        if (!keys[i]) keys[i] = key_of(f);
+        bool signed_any = false;
+        auto failed = resign_frame(signer, mem, regs, f, keys[i].value_or(arch::PacKey::A),
+                                   copies[i], signed_any);
         if (!failed) {
-            ++out.resigned;
+            out.resigned += signed_any;
             continue;
         }
         spdlog::warn("tid {}: the call at sp {:#x} keeps a signed copy of the trampoline "

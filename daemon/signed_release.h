@@ -35,8 +35,9 @@ struct SignedRelease {
     std::vector<arch::DetachedReturn> left;
 };
 
-// The key a frame's prologue signs with (signing_key_at).
-using SigningKeyOf = std::function<arch::PacKey(const ShadowFrame&)>;
+// The key a frame's prologue signs with, nullopt when it does not sign
+// (entry_signing_key).
+using SigningKeyOf = std::function<std::optional<arch::PacKey>(const ShadowFrame&)>;
 
 // Re-signs the signed copies of the hijacked frames of `frames` (a thread's,
 // oldest first; `tid` its thread, `mem` its memory) with `signer`, which
@@ -44,6 +45,10 @@ using SigningKeyOf = std::function<arch::PacKey(const ShadowFrame&)>;
 // a copy in the link register is written there, for the caller to set once
 // `signer` has gone (it puts the registers it found back). Without pointer
 // authentication (no PAC mask) nothing is signed and nothing is done.
+// A copy equal to the trampoline address in a signing frame's memory
+// (CopyForm::Ambiguous, daemon/copy_form.h) is the caller's to leave alone:
+// this signs the true address for it when the tracee's check says paciasp
+// produced it, and puts the plain one there otherwise.
 SignedRelease release_signed_calls(ReturnSigner& signer, MemoryAccess& mem, pid_t tid,
                                    std::span<const ShadowFrame> frames, arch::host::Regs& regs,
                                    StackBounds& stacks, const SigningKeyOf& key_of);
