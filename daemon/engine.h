@@ -79,9 +79,16 @@ struct EngineCounters {
     // trampoline before its trap ran) and moved out: tests use it to prove
     // they detached under fire, not only between calls.
     uint64_t detach_in_page = 0;
-    // Calls a detach left to return through the stub it put at the
-    // trampoline (arm64 with pointer authentication): tests use it to prove
-    // the CPU really signed return addresses.
+    // Calls pending at a detach in frames that keep a signed copy of the
+    // trampoline address (arm64 with pointer authentication), re-signed
+    // with the true return address by the tracee: tests use it to prove the
+    // CPU really signed return addresses and that the calls need nothing of
+    // ours after the detach.
+    uint64_t signed_at_detach = 0;
+    // The same in fork children released with the forking thread's frames.
+    uint64_t signed_in_fork_children = 0;
+    // Calls whose signed copy failed the check, which a detach left to
+    // return through the stub it put at the trampoline (its page stays).
     uint64_t detached_returns = 0;
     // Fork children released with such calls pending, their copy of the
     // trampoline rewritten the same way.
@@ -272,7 +279,12 @@ private:
 
     // fork children (engine_fork.cpp)
     void on_fork(ProcessState& proc, ThreadState& parent, pid_t child, bool vfork);
+    // Puts the child's memory back as the program's and lets it go.
     void scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid_t child);
+    // The memory part; `held_signal` gets a signal for the program that
+    // arrived while the child ran our signing stub, to deliver at the end.
+    void scrub_fork_memory(ProcessState& proc, const ThreadState& parent, pid_t child,
+                           int& held_signal);
     bool adopt_fork_child(ProcessState& proc, const ThreadState& parent, pid_t child);
     void release_idle_followers();
 
@@ -294,7 +306,8 @@ private:
     bool wait_tid(pid_t tid, int& raw);
     void reap_ready_stops();
     void move_out_of_slots(ProcessState& proc);
-    // Puts back every hijacked return address it can find; returns the
+    // Puts back every hijacked return address it can find (the signed
+    // copies re-signed by the tracee, daemon/signed_release.h); returns the
     // calls that will still return to the trampoline.
     std::vector<arch::DetachedReturn> restore_return_addresses(ProcessState& proc);
     // Turns the trampoline into a return path that needs no tracer for

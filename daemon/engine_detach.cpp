@@ -7,6 +7,8 @@
 #include "daemon/detached_returns.h"
 #include "daemon/remote_syscall.h"
 #include "daemon/return_locator.h"
+#include "daemon/return_signer.h"
+#include "daemon/signed_release.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
@@ -217,10 +219,13 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
             return std::optional<uint64_t>(f.hijacked ? f.trampoline : f.return_address);
         });
         std::vector<bool> live(frames.size());
+        const uint64_t pac_mask = host::pac_code_mask(tid);
         for (const ReturnSpot& spot : spots) {
             live[spot.frame] = true;
             const ShadowFrame& f = frames[spot.frame];
-            if (f.hijacked) (void)write_return(*proc.mem, regs, spot, f.return_address);
+            // A signed copy that reads as the plain address is signed below.
+            if (f.hijacked && copy_form_at(proc, f, spot, pac_mask) == CopyForm::Plain)
+                (void)write_return(*proc.mem, regs, spot, f.return_address);
         }
         // ...or the true address the tracee signed for the unwinder where a
         // signed copy was (pointer authentication), while it still is there.
@@ -229,17 +234,22 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
                 if (!frames[i].hijacked && frames[i].entry_sp == r.entry_sp &&
                     read_return(*proc.mem, regs, r.spot) == r.restored)
                     live[i] = true;
+        // Copies signed by pointer authentication: the tracee signs the
+        // true address for them, on this thread (its keys), while our page
+        // is still mapped. Those that fail the check still return to the
+        // trampoline. The frames found in neither form are gone (longjmp).
+        SignedRelease released;
+        {
+            ReturnSigner signer({proc.mem.get(), proc.entry_point, tid, &t.held_signal});
+            released = release_signed_calls(
+                signer, *proc.mem, tid, frames, regs, stacks,
+                [&](const ShadowFrame& f) { return entry_signing_key(proc, f.site); });
+        } // the signer puts the registers it found back: set ours after it
         if (got) (void)host::set_changed_regs(tid, before, regs);
-        // Copies signed by pointer authentication we can neither write over
-        // nor sign ourselves: those calls still return to the trampoline.
-        // The frames found in neither form are gone (longjmp).
-        auto signed_calls =
-            signed_pending_calls(*proc.mem, tid, frames, regs, proc.trampolines.generic());
-        left.insert(left.end(), signed_calls.begin(), signed_calls.end());
+        counters_.signed_at_detach += released.resigned;
+        left.insert(left.end(), released.left.begin(), released.left.end());
         for (size_t i = frames.size(); i-- > 0;) {
-            bool pending = live[i];
-            for (const arch::DetachedReturn& r : signed_calls)
-                pending |= r.entry_sp == frames[i].entry_sp;
+            const bool pending = live[i] || released.pending[i];
             report_return(proc, t, frames[i], pending ? ExitKind::Detach : ExitKind::Longjmp,
                           nullptr, now);
         }
@@ -276,9 +286,9 @@ uint64_t Engine::leave_detached_returns(ProcessState& proc, RemoteSyscall* scope
         return 0;
     }
     counters_.detached_returns += left.size();
-    spdlog::info("pid {}: {} calls hold a signed trampoline address; the page at {:#x} stays "
-                 "mapped to return them (table at {:#x}); a return that finds no entry "
-                 "there raises SIGTRAP",
+    spdlog::warn("pid {}: {} calls keep a signed trampoline address that could not be re-signed; "
+                 "the page at {:#x} stays mapped to return them (table at {:#x}); a return "
+                 "that finds no entry there raises SIGTRAP",
                  proc.pid, left.size(), trampoline, table_at);
     return trampoline;
 }

@@ -8,6 +8,8 @@
 #include "arch/host.h"
 #include "daemon/detached_returns.h"
 #include "daemon/return_locator.h"
+#include "daemon/return_signer.h"
+#include "daemon/signed_release.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/ptrace.h>
@@ -39,8 +41,6 @@ void Engine::on_fork(ProcessState& proc, ThreadState& parent, pid_t child, bool 
     }
     if (proc.follow_children && adopt_fork_child(proc, parent, child)) return;
     scrub_fork_child(proc, parent, child);
-    if (ptrace(PTRACE_DETACH, child, nullptr, nullptr) != 0)
-        spdlog::warn("fork child {}: PTRACE_DETACH: {}", child, std::strerror(errno));
 }
 
 bool Engine::adopt_fork_child(ProcessState& proc, const ThreadState& parent, pid_t child) {
@@ -98,6 +98,15 @@ void Engine::release_idle_followers() {
 }
 
 void Engine::scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid_t child) {
+    int held_signal = 0; // for the program, arrived while the child signed for us
+    scrub_fork_memory(proc, parent, child, held_signal);
+    if (ptrace(PTRACE_DETACH, child, nullptr, static_cast<long>(held_signal)) != 0 &&
+        errno != ESRCH)
+        spdlog::warn("fork child {}: PTRACE_DETACH: {}", child, std::strerror(errno));
+}
+
+void Engine::scrub_fork_memory(ProcessState& proc, const ThreadState& parent, pid_t child,
+                               int& held_signal) {
     auto mem = ProcMem::open(child);
     if (!mem) {
         spdlog::error("fork child {}: cannot open its memory: {}", child, mem.error().message);
@@ -112,13 +121,31 @@ void Engine::scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid
     auto spots = locate_returns(*mem, frames, regs, stacks, [&](const ShadowFrame& f) {
         return std::optional<uint64_t>(f.trampoline);
     });
+    const uint64_t pac_mask = arch::host::pac_code_mask(child);
     for (const ReturnSpot& spot : spots)
-        (void)write_return(*mem, regs, spot, frames[spot.frame].return_address);
+        // A signed copy that reads as the plain address is signed below.
+        if (copy_form_at(proc, frames[spot.frame], spot, pac_mask) == CopyForm::Plain)
+            (void)write_return(*mem, regs, spot, frames[spot.frame].return_address);
+    // Calls that hold a signed copy (pointer authentication): the child
+    // signs the true address itself, with the keys it inherited from the
+    // forking thread, in its own copy of the executable's entry point.
+    SignedRelease released;
+    {
+        ReturnSigner signer({&*mem, proc.entry_point, child, &held_signal});
+        released = release_signed_calls(
+            signer, *mem, child, frames, regs, stacks,
+            [&](const ShadowFrame& f) { return entry_signing_key(proc, f.site); });
+        if (signer.lost_status()) {
+            spdlog::warn("fork child {} exited while signing for it", child);
+            return;
+        }
+    } // the signer puts the registers it found back: set ours after it
     if (got) (void)arch::host::set_changed_regs(child, before, regs);
-    // Calls that hold a signed copy (pointer authentication) may return
-    // through the child's copy of our page, rewritten for them as at detach.
+    counters_.signed_in_fork_children += released.resigned;
+    // Those that failed the check may return through the child's copy of
+    // our page, rewritten for them as at detach.
     const uint64_t trampoline = proc.trampolines.generic();
-    auto left = signed_pending_calls(*mem, child, frames, regs, trampoline);
+    const auto& left = released.left;
     if (!left.empty()) {
         uint64_t table_at = detached_table_in_page(trampoline, left.size());
         Result<void> w = make_error(ErrorKind::Internal, std::to_string(left.size()) +
@@ -134,7 +161,7 @@ void Engine::scrub_fork_child(ProcessState& proc, const ThreadState& parent, pid
         if (auto r = mem->write(addr, original); !r)
             spdlog::error("fork child {}: restoring {:#x}: {}", child, addr, r.error().message);
     }
-    spdlog::debug("fork child {} of pid {} scrubbed and released", child, proc.pid);
+    spdlog::debug("fork child {} of pid {} scrubbed", child, proc.pid);
 }
 
 } // namespace probed

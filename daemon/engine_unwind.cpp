@@ -6,6 +6,7 @@
 #include "common/monotonic_clock.h"
 #include "daemon/proc_maps.h"
 #include "daemon/return_locator.h"
+#include "daemon/return_signer.h"
 #include "daemon/symbol_resolver.h"
 
 #include <spdlog/spdlog.h>
@@ -53,8 +54,11 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
     auto spots = locate_returns(*proc.mem, frames, regs, stacks, [&](const ShadowFrame& f) {
         return f.hijacked ? std::optional<uint64_t>(f.trampoline) : std::nullopt;
     });
+    const uint64_t pac_mask = host::pac_code_mask(t.tid);
     for (const ReturnSpot& spot : spots) {
         ShadowFrame& f = frames[spot.frame];
+        // A signed copy that reads as the plain address is signed below.
+        if (copy_form_at(proc, f, spot, pac_mask) != CopyForm::Plain) continue;
         if (!write_return(*proc.mem, regs, spot, f.return_address)) continue;
         f.hijacked = false;
         t.unwind_restored.push_back({f.entry_sp, spot, f.return_address, f.trampoline});

@@ -5,8 +5,8 @@
 #include "daemon/engine.h"
 
 #include "arch/host.h"
-#include "daemon/injected_code.h"
 #include "daemon/return_locator.h"
+#include "daemon/return_signer.h"
 
 #include <spdlog/spdlog.h>
 
@@ -15,41 +15,6 @@
 namespace probed {
 
 namespace host = arch::host;
-
-namespace {
-
-// The key the function probed at `site` signs with, as its prologue says;
-// the A key (GCC's default) when it does not say: a wrong guess fails the
-// check, and the other key is tried.
-arch::PacKey signing_key_at(ProcessState& proc, uint64_t site) {
-    std::vector<uint8_t> code(host::kEntrySigningBytes);
-    if (!code.empty() && proc.mem->read(site, code)) {
-        proc.breakpoints->hide(site, code);
-        if (auto key = host::return_signing_key(code)) return *key;
-    }
-    return arch::PacKey::A;
-}
-
-// The tracee signs `value` and `trampoline` with `modifier`, with `first`
-// and then, if the signed trampoline is not the copy `found`, the other key.
-// nullopt when neither key reproduces `found` (it was not signed by this
-// frame's prologue: leave it alone) or the run failed.
-std::optional<arch::SignedPair> sign_like(InjectedCode& code, arch::PacKey first,
-                                          uint64_t modifier, uint64_t value, uint64_t trampoline,
-                                          uint64_t found) {
-    const arch::PacKey other = first == arch::PacKey::A ? arch::PacKey::B : arch::PacKey::A;
-    for (arch::PacKey key : {first, other}) {
-        host::Regs regs = code.saved_regs();
-        host::prepare_sign(regs, code.address(), key, modifier, value, trampoline);
-        auto done = code.run(regs, host::sign_stub_done_pc(code.address(), key));
-        if (!done) return std::nullopt;
-        arch::SignedPair pair = host::sign_result(*done);
-        if (pair.check == found) return pair;
-    }
-    return std::nullopt;
-}
-
-} // namespace
 
 void Engine::restore_signed_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& regs,
                                        StackBounds& stacks, const std::vector<bool>& searched) {
@@ -65,12 +30,14 @@ void Engine::restore_signed_for_unwind(ProcessState& proc, ThreadState& t, host:
             return searched[i] ? std::optional<uint64_t>(f.trampoline) : std::nullopt;
         },
         pac_mask);
-    std::optional<InjectedCode> code; // written at the first signed copy
+    ReturnSigner signer({proc.mem.get(), proc.entry_point, t.tid, &t.held_signal});
     std::map<size_t, arch::SignedPair> signed_for; // by frame: one run serves its copies
     for (const ReturnSpot& spot : spots) {
         ShadowFrame& f = frames[spot.frame];
-        // The plain copies hold the true address already.
-        if (spot.value == f.trampoline) continue;
+        // The plain copies hold the true address already; a copy that only
+        // reads as plain (daemon/copy_form.h) is signed here.
+        const CopyForm form = copy_form_at(proc, f, spot, pac_mask);
+        if (form == CopyForm::Plain) continue;
         // A signed copy lives in the frame's memory: the frame record, or a
         // signal frame that interrupted the function. In x30 it is not
         // reachable at the stops that get here, each the first instruction
@@ -81,38 +48,42 @@ void Engine::restore_signed_for_unwind(ProcessState& proc, ThreadState& t, host:
         // be right, as the epilogue authenticates with sp back at the entry
         // sp too.
         auto known = signed_for.find(spot.frame);
-        if (known == signed_for.end() || known->second.check != spot.value) {
-            if (!code) {
-                auto begun = InjectedCode::begin(proc, t, host::sign_stub_bytes());
-                if (!begun) {
-                    spdlog::warn("tid {}: cannot run the signing stub: {}; the unwinder will see "
-                                 "our trampoline",
-                                 t.tid, begun.error().message);
-                    return;
-                }
-                code.emplace(std::move(*begun));
-            }
+        uint64_t value = 0; // signed, it may still read as plain (a code of 0)
+        bool signs = true;
+        if (known != signed_for.end() && known->second.check == spot.value) {
+            value = known->second.value;
+        } else {
             // The modifier paciasp used: sp at the function's first
             // instruction, the frame's entry sp, which is also its CFA, the
             // modifier libgcc's unwinder authenticates with.
-            auto pair = sign_like(*code, signing_key_at(proc, f.site), f.entry_sp,
-                                  f.return_address, f.trampoline, spot.value);
-            if (code->lost_status()) break;
+            auto pair = signer.sign(signing_key_at(proc, f.site), f.entry_sp, f.return_address,
+                                    f.trampoline, spot.value);
+            if (signer.lost_status()) break;
             if (!pair) {
+                spdlog::warn("tid {}: cannot run the signing stub: {}; the unwinder will see "
+                             "our trampoline",
+                             t.tid, pair.error().message);
+                return;
+            }
+            if (!*pair && form == CopyForm::Ambiguous) {
+                value = f.return_address; // plain after all: no prologue made it
+                signs = false;
+            } else if (!*pair) {
                 spdlog::warn("tid {}: a signed copy of the trampoline address at sp {:#x} was "
                              "not signed by the call entered there; left alone",
                              t.tid, f.entry_sp);
                 continue;
+            } else {
+                value = signed_for.insert_or_assign(spot.frame, **pair).first->second.value;
             }
-            known = signed_for.insert_or_assign(spot.frame, *pair).first;
         }
-        if (!write_return(*proc.mem, regs, spot, known->second.value)) continue;
+        if (!write_return(*proc.mem, regs, spot, value)) continue;
         f.hijacked = false;
-        t.unwind_restored.push_back({f.entry_sp, spot, known->second.value, spot.value});
-        ++counters_.signed_for_unwind;
+        t.unwind_restored.push_back({f.entry_sp, spot, value, spot.value});
+        if (signs) ++counters_.signed_for_unwind;
     }
     // The thread died while running the stub: its exit is dispatched next.
-    if (code && code->lost_status()) ready_stops_.emplace_back(t.tid, code->lost_status()->raw());
+    if (auto lost = signer.lost_status()) ready_stops_.emplace_back(t.tid, lost->raw());
 }
 
 } // namespace probed

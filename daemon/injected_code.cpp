@@ -12,34 +12,41 @@ namespace host = arch::host;
 
 Result<InjectedCode> InjectedCode::begin(ProcessState& proc, ThreadState& thread,
                                          const std::vector<uint8_t>& code) {
-    InjectedCode ic(proc, thread);
-    auto regs = host::get_regs(thread.tid);
+    return begin(InjectionTarget{proc.mem.get(), proc.entry_point, thread.tid,
+                                 &thread.held_signal},
+                 code);
+}
+
+Result<InjectedCode> InjectedCode::begin(const InjectionTarget& target,
+                                         const std::vector<uint8_t>& code) {
+    InjectedCode ic(target);
+    auto regs = host::get_regs(target.tid);
     if (!regs) return std::move(regs).error();
     ic.saved_regs_ = *regs;
     ic.saved_code_.resize(code.size());
-    PROBED_TRY(proc.mem->read(proc.entry_point, ic.saved_code_));
-    PROBED_TRY(proc.mem->write(proc.entry_point, code));
+    PROBED_TRY(target.mem->read(target.code_at, ic.saved_code_));
+    PROBED_TRY(target.mem->write(target.code_at, code));
     ic.active_ = true;
     return ic;
 }
 
 InjectedCode::InjectedCode(InjectedCode&& o) noexcept
-    : proc_(o.proc_), thread_(o.thread_), saved_regs_(o.saved_regs_),
-      saved_code_(std::move(o.saved_code_)), active_(o.active_), lost_(o.lost_) {
+    : target_(o.target_), saved_regs_(o.saved_regs_), saved_code_(std::move(o.saved_code_)),
+      active_(o.active_), lost_(o.lost_) {
     o.active_ = false;
 }
 
 InjectedCode::~InjectedCode() {
     if (!active_ || lost_) return;
     // Failures here mean the process died; nothing left to restore.
-    (void)proc_->mem->write(proc_->entry_point, saved_code_);
-    (void)host::set_regs(thread_->tid, saved_regs_);
+    (void)target_.mem->write(target_.code_at, saved_code_);
+    (void)host::set_regs(target_.tid, saved_regs_);
 }
 
 Result<host::Regs> InjectedCode::run(const host::Regs& regs, uint64_t done_pc) {
     if (lost_) return make_error(ErrorKind::ProcessGone, "thread exited while running our code");
-    PROBED_TRY(host::set_regs(thread_->tid, regs));
-    pid_t tid = thread_->tid;
+    PROBED_TRY(host::set_regs(target_.tid, regs));
+    pid_t tid = target_.tid;
     if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return Error::from_errno("PTRACE_CONT");
     while (true) {
         int raw = 0;
@@ -59,7 +66,7 @@ Result<host::Regs> InjectedCode::run(const host::Regs& regs, uint64_t done_pc) {
         }
         if (st.kind() == WaitStatus::Kind::SignalStop) {
             // A signal for the program: keep it and deliver it once we let go.
-            if (thread_->held_signal == 0) thread_->held_signal = st.signal();
+            if (*target_.held_signal == 0) *target_.held_signal = st.signal();
             else spdlog::warn("tid {}: second signal {} while running our code dropped", tid,
                               st.signal());
         } else if (st.kind() == WaitStatus::Kind::EventStop) {

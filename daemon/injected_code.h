@@ -4,43 +4,56 @@
 // the executable's entry point (code that never runs again once the program
 // has started), writes our code there, and puts both back on exit, whatever
 // happened in between. Remote system calls (remote_syscall.h) and the
-// pointer signing the unwinder hooks ask of the tracee
-// (arch/arm64/arm64_return_signing.h) run this way.
+// pointer signing the unwinder hooks, a detach and a fork child's release
+// ask of the tracee (daemon/return_signer.h) run this way.
 #include "arch/host.h"
 #include "common/result.h"
+#include "daemon/memory_access.h"
 #include "daemon/tracee.h"
 #include "daemon/wait_status.h"
 
 #include <cstdint>
 #include <optional>
+#include <sys/types.h>
 #include <vector>
 
 namespace probed {
 
+// The thread the code runs on, and where: `held_signal` keeps a signal for
+// the program that arrives meanwhile (ThreadState::held_signal, or a local
+// for a thread the engine keeps no state for, a fork child being released).
+struct InjectionTarget {
+    MemoryAccess* mem = nullptr;
+    uint64_t code_at = 0; // the executable's entry point
+    pid_t tid = 0;
+    int* held_signal = nullptr;
+};
+
 class InjectedCode {
 public:
     static Result<InjectedCode> begin(ProcessState& proc, ThreadState& thread,
+                                      const std::vector<uint8_t>& code);
+    static Result<InjectedCode> begin(const InjectionTarget& target,
                                       const std::vector<uint8_t>& code);
     InjectedCode(InjectedCode&& other) noexcept;
     InjectedCode& operator=(InjectedCode&&) = delete;
     ~InjectedCode();
 
     // Where the code is.
-    uint64_t address() const { return proc_->entry_point; }
+    uint64_t address() const { return target_.code_at; }
     // The thread's registers as they were: the base of every run.
     const arch::host::Regs& saved_regs() const { return saved_regs_; }
     // Runs the thread from `regs` until it traps with its PC at `done_pc`;
     // the registers then. Signals for the program that arrive meanwhile are
-    // kept for it (ThreadState::held_signal).
+    // kept for it (InjectionTarget::held_signal).
     Result<arch::host::Regs> run(const arch::host::Regs& regs, uint64_t done_pc);
     // Set when the thread exited under us; the caller must dispatch it.
     std::optional<WaitStatus> lost_status() const { return lost_; }
 
 private:
-    InjectedCode(ProcessState& proc, ThreadState& thread) : proc_(&proc), thread_(&thread) {}
+    explicit InjectedCode(const InjectionTarget& target) : target_(target) {}
 
-    ProcessState* proc_;
-    ThreadState* thread_;
+    InjectionTarget target_;
     arch::host::Regs saved_regs_{};
     std::vector<uint8_t> saved_code_;
     bool active_ = false;

@@ -1,11 +1,12 @@
 #pragma once
 // The return path left in a process after detach (or in a released fork
-// child) for calls whose return hijack could not be undone.
+// child) for calls whose return hijack could not be undone: the fallback.
 //
 // With pointer authentication the callee signs the hijacked x30 (our
-// trampoline address T) with paciasp and spills the signed value; the engine
-// can neither recognise that copy as a place to write the true return
-// address into nor sign the true address itself (the key is the CPU's). Such
+// trampoline address T) with paciasp and spills the signed value. The
+// engine has the tracee sign the true address in its place
+// (arm64_return_signing.h, daemon/signed_release.h), after checking that T
+// signed the same way is that copy. A copy that fails the check keeps T: such
 // a call still returns to T after we have gone. So then T is rewritten
 // into code that needs no tracer: it looks the current sp up in a table of
 // {entry sp, true return address} and returns there.

@@ -116,8 +116,9 @@ inline uint64_t pac_code_mask(pid_t tid) {
     return m ? *m : 0;
 }
 // A callee signing the hijacked x30 (pointer authentication) keeps a copy
-// we cannot restore at detach: such calls get a return path of their own,
-// left in the trampoline's page (arm64_detached_return.h).
+// that a detach has the tracee re-sign; one that fails the check gets a
+// return path of its own, left in the trampoline's page
+// (arm64_detached_return.h).
 constexpr bool kDetachedReturnsNeeded = true;
 // detached_return_stub, detached_return_table and
 // detached_table_after_stub come from arm64_detached_return.h.

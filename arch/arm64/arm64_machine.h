@@ -19,9 +19,10 @@
 // takes it from to resume (a plain address, valid as a PC). The frame record
 // stored by `stp x29, x30` holds the signed trampoline address, as it would
 // hold a signed return address without us; unwinders strip the PAC bits and
-// translate the trampoline through the shadow stack. A detach cannot put the
-// true address into that signed copy: such calls return through a stub left
-// at the trampoline (arm64_detached_return.h).
+// translate the trampoline through the shadow stack. A detach has the tracee
+// sign the true address into that copy (arm64_return_signing.h); one that
+// fails the check returns through a stub left at the trampoline
+// (arm64_detached_return.h).
 // The converse case does NOT work: hijacking x30 at a site after paciasp
 // would store a signed value as the return address and put an unsigned one
 // in x30, which autiasp then corrupts (or faults on, with FEAT_FPAC). So the

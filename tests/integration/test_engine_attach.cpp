@@ -8,8 +8,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 
@@ -25,20 +23,6 @@ int reap(pid_t pid) {
     return st;
 }
 
-// Anonymous executable mappings: where our slot pages would be.
-std::set<std::string> anon_exec_mappings(pid_t pid) {
-    std::set<std::string> out;
-    std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/maps"));
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream f(line);
-        std::string range, perms, offset, dev, inode, path;
-        f >> range >> perms >> offset >> dev >> inode >> path;
-        if (perms[2] == 'x' && inode == "0" && path.empty()) out.insert(range);
-    }
-    return out;
-}
-
 std::string strip_ready_line(std::string s) {
     auto nl = s.find('\n');
     return nl == std::string::npos ? s : s.substr(nl + 1);
@@ -51,7 +35,7 @@ TEST_CASE("attach to a running program, probe, detach: output byte-identical to 
     std::string expected = strip_ready_line(run_untraced({exe, "slow", "400"}));
     std::string out = temp_path("attach");
     pid_t pid = start_untraced({exe, "slow", "400"}, out);
-    const auto pages_before = anon_exec_mappings(pid);
+    const auto pages_before = anonymous_code_mappings(pid);
     {
         TraceSession s;
         REQUIRE(s.engine.attach(pid).ok());
@@ -59,14 +43,14 @@ TEST_CASE("attach to a running program, probe, detach: output byte-identical to 
         REQUIRE_MESSAGE(probe.ok(), probe.error().message);
         // Our pages: slots near the code, and near the runtime's unwinder
         // entry points (hooked because the probe captures returns).
-        CHECK(anon_exec_mappings(pid).size() > pages_before.size());
+        CHECK(anonymous_code_mappings(pid).size() > pages_before.size());
         CHECK(s.pump_until([&] { return s.returns_of(probe->id).size() > 10; }));
         auto rets = s.returns_of(probe->id);
         for (const auto& r : rets) CHECK(*r.retval == r.args[0] * 3 + 2);
         REQUIRE(s.engine.detach(pid).ok());
         CHECK_FALSE(s.engine.tracing(pid));
         // Nothing of ours is left in the process: our page is unmapped.
-        CHECK(anon_exec_mappings(pid) == pages_before);
+        CHECK(anonymous_code_mappings(pid) == pages_before);
     }
     int st = reap(pid);
     REQUIRE(WIFEXITED(st));

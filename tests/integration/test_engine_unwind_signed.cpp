@@ -97,6 +97,27 @@ TEST_CASE("an exception through several signed probed frames: caught, and the ca
     }
 }
 
+TEST_CASE("an exception through a thousand signed probed frames") {
+    // Deep enough that some frame's paciasp gave the trampoline address an
+    // authentication code of 0 (7 bits with 48-bit addresses: all 1001
+    // avoid it one run in 2600), a signed copy bit for bit the plain
+    // address, which must get the true address signed for the unwinder too
+    // (daemon/copy_form.h).
+    constexpr uint64_t kDepth = 1000;
+    for (const std::string& variant : variants()) {
+        CAPTURE(variant);
+        UnwindRun t;
+        t.run(variant, "deepthrow", kDepth, {"descend"});
+        auto rets = t.s.returns_of(t.ids.at("descend"));
+        CHECK(rets.size() == kDepth + 1);
+        for (const CallEvent& r : rets) CHECK(r.exit == ExitKind::Exception);
+        // One unwinder entry found every frame's record holding a signed copy.
+        const uint64_t signed_copies = t.s.engine.counters().signed_for_unwind;
+        if (pointer_auth_active()) CHECK(signed_copies == kDepth + 1);
+        else CHECK(signed_copies == 0);
+    }
+}
+
 TEST_CASE("outer, middle and leaf through signed frames, round after round") {
     constexpr uint64_t kRounds = 9; // throws at 0, 3 and 6
     for (const std::string& variant : variants()) {

@@ -29,6 +29,21 @@ std::string temp_path(const std::string& tag) {
     return "/tmp/probed-test-" + std::to_string(getpid()) + "-" + tag;
 }
 
+std::set<std::string> anonymous_code_mappings(pid_t pid) {
+    std::set<std::string> out;
+    std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/maps"));
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream f(line);
+        std::string range, perms, offset, dev, inode, path;
+        f >> range >> perms >> offset >> dev >> inode >> path;
+        const bool readable_or_code = perms[0] == 'r' || perms[2] == 'x';
+        if (readable_or_code && perms[1] != 'w' && inode == "0" && path.empty())
+            out.insert(range);
+    }
+    return out;
+}
+
 SpawnOptions output_to(const std::string& path) {
     SpawnOptions o;
     o.stdout_path = path;
@@ -48,7 +63,8 @@ pid_t start_untraced(const std::vector<std::string>& argv, const std::string& ou
     }
     bool announces = argv.size() > 1 && (argv[1] == "slow" || argv[1] == "signals" ||
                                          argv[1] == "nap" || argv[1] == "fire" ||
-                                         argv[1] == "blocked" || argv[1] == "wait");
+                                         argv[1] == "blocked" || argv[1] == "deepblocked" ||
+                                         argv[1] == "wait");
     // Until it has exec'd and said so: attaching earlier would trace a copy
     // of this test. A loaded CI machine can take seconds to get there.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ pid_t start_untraced(const std::vector<std::string>& argv, const std::string& ou
 std::string run_untraced(const std::vector<std::string>& argv);
 std::string read_file(const std::string& path);
 std::string temp_path(const std::string& tag);
+// The anonymous mappings of `pid` that hold code or read-only data (not
+// writable, not PROT_NONE), by address range: where our slot pages and a
+// detach's table would be. Programs have few or none of their own.
+std::set<std::string> anonymous_code_mappings(pid_t pid);
 ProbeSpec probe_spec(pid_t pid, const std::string& target, ProbeKind kind = ProbeKind::Return);
 // Spawn options that send the target's stdout to `path` (/dev/null: quiet).
 SpawnOptions output_to(const std::string& path);

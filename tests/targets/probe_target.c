@@ -71,6 +71,41 @@ static void* blocked_thread(void* p) {
     return NULL;
 }
 
+// "blocked N rekey": each thread first gets pointer authentication keys of
+// its own (arm64), so its frames are signed with keys no other thread has.
+static volatile int rekeyed_threads;
+
+#if defined(__aarch64__)
+// prctl(PR_PAC_RESET_KEYS, 0): new keys, all of them, for this thread only.
+// Made by svc here, in a function that signs nothing (a BTI landing pad
+// only: it is a thread's start routine): a signed return address made
+// before the reset would not authenticate after it. EINVAL without
+// pointer authentication.
+__attribute__((target("branch-protection=bti"))) static void* blocked_thread_rekeyed(void* p) {
+    register long x8 __asm__("x8") = SYS_prctl;
+    register long x0 __asm__("x0") = 54; // PR_PAC_RESET_KEYS
+    register long x1 __asm__("x1") = 0;
+    register long x2 __asm__("x2") = 0;
+    register long x3 __asm__("x3") = 0;
+    register long x4 __asm__("x4") = 0;
+    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
+    if (x0 == 0) __atomic_fetch_add(&rekeyed_threads, 1, __ATOMIC_RELAXED);
+    return blocked_thread(p);
+}
+#else
+static void* blocked_thread_rekeyed(void* p) { return blocked_thread(p); }
+#endif
+
+// Blocks SIGUSR1 and SIGUSR2 in this thread and those it creates, for
+// wait_for_signal.
+static void block_usr_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 // Waits for one signal of those blocked in every thread.
 static void wait_for_signal(int sig) {
     sigset_t set;
@@ -78,6 +113,22 @@ static void wait_for_signal(int sig) {
     sigaddset(&set, sig);
     int got = 0;
     while (sigwait(&set, &got) != 0 || got != sig) {}
+}
+
+// Recurses n calls deep through a probed function and waits at the bottom
+// for SIGUSR2, so a detach finds n + 1 calls pending on one thread
+// ("deepblocked" mode). The store after the call keeps the recursion
+// recursive at -O2 (no tail call, no accumulator loop).
+static volatile long depth_trail[16];
+
+NOINLINE long blocked_depth(long n) {
+    if (n == 0) {
+        wait_for_signal(SIGUSR2);
+        return 1;
+    }
+    long r = blocked_depth(n - 1);
+    depth_trail[n % 16] = r;
+    return (r * 3 + n) % 1000003;
 }
 
 // Forks inside a probed call: the child returns from its copy of the call
@@ -210,18 +261,16 @@ int main(int argc, char** argv) {
     } else if (!strcmp(mode, "blocked")) {
         // n threads enter blocked_outer -> blocked_inner on SIGUSR1 and stay
         // there until SIGUSR2; each result depends only on its index.
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGUSR1);
-        sigaddset(&set, SIGUSR2);
-        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        block_usr_signals();
         if (pipe(block_pipe) != 0) return 1;
         printf("ready %d\n", getpid());
         wait_for_signal(SIGUSR1);
         pthread_t th[64];
         long nthreads = n < 64 ? n : 64;
+        const int rekey = argc > 3 && !strcmp(argv[3], "rekey");
         for (long t = 0; t < nthreads; ++t)
-            pthread_create(&th[t], NULL, blocked_thread, (void*)(intptr_t)t);
+            pthread_create(&th[t], NULL, rekey ? blocked_thread_rekeyed : blocked_thread,
+                           (void*)(intptr_t)t);
         wait_for_signal(SIGUSR2);
         for (long t = 0; t < nthreads; ++t)
             if (write(block_pipe[1], "x", 1) != 1) return 1;
@@ -229,6 +278,13 @@ int main(int argc, char** argv) {
             pthread_join(th[t], NULL);
             printf("blocked %ld = %ld\n", t, blocked_results[t]);
         }
+        if (rekey) printf("rekeyed %d of %ld threads\n", rekeyed_threads, nthreads);
+    } else if (!strcmp(mode, "deepblocked")) {
+        // Recurses n deep on SIGUSR1 and stays there until SIGUSR2.
+        block_usr_signals();
+        printf("ready %d\n", getpid());
+        wait_for_signal(SIGUSR1);
+        printf("deepblocked %ld = %ld\n", n, blocked_depth(n));
     } else if (!strcmp(mode, "forkin")) {
         for (long i = 0; i < n; ++i) {
             long r = fork_inside(i);

@@ -180,6 +180,15 @@ int run(const char* mode, long rounds) {
         for (long i = 0; i < rounds; ++i) std::printf("outer %ld = %ld\n", i, outer(i, i % 3 == 0));
     } else if (!std::strcmp(mode, "deep")) {
         for (long i = 0; i < rounds; ++i) std::printf("deep_outer %ld = %ld\n", i, deep_outer(i));
+    } else if (!std::strcmp(mode, "deepthrow")) {
+        // One exception through `rounds` + 1 pending descend() frames.
+        long r;
+        try {
+            r = descend(0, rounds);
+        } catch (const std::runtime_error&) {
+            r = -1;
+        }
+        std::printf("deepthrow %ld = %ld\n", rounds, r);
     } else if (!std::strcmp(mode, "self_catch")) {
         for (long i = 0; i < rounds; ++i) std::printf("self_catch %ld = %ld\n", i, self_catch(i));
     } else if (!std::strcmp(mode, "rethrow")) {

@@ -1,0 +1,58 @@
+#pragma once
+// The tracee signs a call's true return address for us (arm64 pointer
+// authentication; why and how: arch/arm64/arm64_return_signing.h), so it can
+// go where the callee keeps a signed copy of our trampoline address: for the
+// program's unwinder (engine_unwind_signed.cpp), at a detach and in a fork
+// child we let go of (daemon/signed_release.h).
+//
+// One signer serves one thread: the keys are per thread (PR_PAC_RESET_KEYS
+// changes them for the caller only), so a frame's copy is signed on the
+// thread that owns the frame. The stub is written at the first call to
+// sign() and taken away, registers restored, when the signer goes.
+#include "arch/host.h"
+#include "common/result.h"
+#include "daemon/copy_form.h"
+#include "daemon/injected_code.h"
+#include "daemon/return_locator.h"
+#include "daemon/tracee.h"
+
+#include <cstdint>
+#include <optional>
+
+namespace probed {
+
+// The key the function probed at `site` signs with, as its prologue says
+// (our breakpoints hidden); the A key (GCC's default) when it does not say:
+// a wrong guess fails the check, and the other key is tried.
+arch::PacKey signing_key_at(ProcessState& proc, uint64_t site);
+// The key, or nullopt when the function does not sign x30 at its entry.
+std::optional<arch::PacKey> entry_signing_key(ProcessState& proc, uint64_t site);
+
+// The form of `spot`, a copy of `f`'s trampoline address found with
+// `pac_mask` ignored (daemon/copy_form.h).
+CopyForm copy_form_at(ProcessState& proc, const ShadowFrame& f, const ReturnSpot& spot,
+                      uint64_t pac_mask);
+
+class ReturnSigner {
+public:
+    explicit ReturnSigner(const InjectionTarget& target) : target_(target) {}
+
+    // The tracee signs `value` and `trampoline` with `modifier`, with `first`
+    // and then, if the signed trampoline is not the copy `found`, the other
+    // key. nullopt when neither key reproduces `found`: it was not signed by
+    // the frame's prologue, so the signed value would not authenticate
+    // there. An error when the stub could not be run.
+    Result<std::optional<arch::SignedPair>> sign(arch::PacKey first, uint64_t modifier,
+                                                 uint64_t value, uint64_t trampoline,
+                                                 uint64_t found);
+    // Set when the thread exited under us; the caller must dispatch it.
+    std::optional<WaitStatus> lost_status() const {
+        return code_ ? code_->lost_status() : std::nullopt;
+    }
+
+private:
+    InjectionTarget target_;
+    std::optional<InjectedCode> code_; // written at the first sign()
+};
+
+} // namespace probed

@@ -1,0 +1,106 @@
+#include "daemon/signed_release.h"
+
+#include "daemon/copy_form.h"
+#include "daemon/return_locator.h"
+
+#include <spdlog/spdlog.h>
+
+namespace probed {
+
+namespace host = arch::host;
+
+namespace {
+
+// Why one frame's copies were not all re-signed, or nullopt when they were;
+// `signed_any` says whether one was signed (an ambiguous copy the check
+// shows plain gets the plain true address).
+std::optional<std::string> resign_frame(ReturnSigner& signer, MemoryAccess& mem,
+                                        host::Regs& regs, const ShadowFrame& f, arch::PacKey key,
+                                        std::span<const ReturnSpot* const> copies,
+                                        bool& signed_any) {
+    std::optional<arch::SignedPair> known; // one run serves equal copies
+    for (const ReturnSpot* spot : copies) {
+        // The signed value may read as the plain one too (a code of 0).
+        uint64_t value = 0;
+        bool signs = true;
+        if (known && known->check == spot->value) {
+            value = known->value;
+        } else {
+            // The modifier paciasp used: sp at the function's first
+            // instruction, the frame's entry sp (arm64_return_signing.h).
+            auto pair = signer.sign(key, f.entry_sp, f.return_address, f.trampoline, spot->value);
+            if (!pair) return "the signing stub did not run: " + pair.error().message;
+            if (*pair) {
+                known = *pair;
+                value = known->value;
+            } else if (spot->value == f.trampoline) {
+                value = f.return_address; // plain after all: no prologue made it
+                signs = false;
+            } else {
+                return "the copy was not signed with this frame's key and entry sp";
+            }
+        }
+        if (auto w = write_return(mem, regs, *spot, value); !w)
+            return "writing it: " + w.error().message;
+        signed_any |= signs;
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+SignedRelease release_signed_calls(ReturnSigner& signer, MemoryAccess& mem, pid_t tid,
+                                   std::span<const ShadowFrame> frames, host::Regs& regs,
+                                   StackBounds& stacks, const SigningKeyOf& key_of) {
+    SignedRelease out;
+    out.pending.assign(frames.size(), false);
+    const uint64_t pac_mask = host::pac_code_mask(tid);
+    if (pac_mask == 0) return out; // no pointer authentication: nothing is signed
+    // Searched where the plain copies were (the callee signs x30 in place
+    // and spills it into its own frame), ignoring the authentication code.
+    auto spots = locate_returns(
+        mem, frames, regs, stacks,
+        [](const ShadowFrame& f) {
+            return f.hijacked ? std::optional<uint64_t>(f.trampoline) : std::nullopt;
+        },
+        pac_mask);
+    std::vector<std::vector<const ReturnSpot*>> copies(frames.size());
+    std::vector<std::optional<arch::PacKey>> keys(frames.size());
+    for (const ReturnSpot& spot : spots) {
+        const ShadowFrame& f = frames[spot.frame];
+        // The code is read only where it matters.
+        if (spot.value == f.trampoline && !spot.in_register && !keys[spot.frame])
+            keys[spot.frame] = key_of(f);
+        const CopyForm form =
+            copy_form(spot.value, f.trampoline, pac_mask, spot.in_register, keys[spot.frame].has_value());
+        // The plain copies hold the true address already.
+        if (form != CopyForm::Plain) copies[spot.frame].push_back(&spot);
+    }
+    for (size_t i = frames.size(); i-- > 0;) {
+        if (copies[i].empty()) continue;
+        const ShadowFrame& f = frames[i];
+        out.pending[i] = true;
+        if (f.return_address == f.trampoline) {
+            // Its true return address is lost: there is nothing to sign,
+            // and the stub would loop on itself.
+            spdlog::error("tid {}: the call at sp {:#x} returns to the trampoline itself", tid,
+                          f.entry_sp);
+            continue;
+        }
+        if (!keys[i]) keys[i] = key_of(f);
+        bool signed_any = false;
+        auto failed = resign_frame(signer, mem, regs, f, keys[i].value_or(arch::PacKey::A),
+                                   copies[i], signed_any);
+        if (!failed) {
+            out.resigned += signed_any;
+            continue;
+        }
+        spdlog::warn("tid {}: the call at sp {:#x} keeps a signed copy of the trampoline "
+                     "address ({}): it is left to the detached-return stub",
+                     tid, f.entry_sp, *failed);
+        out.left.push_back({f.entry_sp, f.return_address});
+    }
+    return out;
+}
+
+} // namespace probed
