@@ -281,6 +281,13 @@ def fd_names(pid):
     return sorted(names)
 
 
+def traced_files(pid):
+    """The daemon's open files, less the /proc directory its periodic scan
+    for configured processes holds for a moment (in the emulator, long
+    enough to be seen)."""
+    return [n for n in fd_names(pid) if n.startswith("/") and n != "/proc"]
+
+
 def wait_for(cond, timeout, what):
     deadline = time.monotonic() + timeout
     while not cond():
@@ -305,7 +312,7 @@ def run(probed, target_prog, clients=50, seconds=30, ntargets=2, out=print):
             raise Failure("probed exited at start (log %s)" % log.name)
         holder = Conn(sock)
         # Files open before any process is traced (the log, /dev/null).
-        start_files = [n for n in fd_names(daemon.pid) if n.startswith("/")]
+        start_files = traced_files(daemon.pid)
         for i in range(ntargets):
             outpath = os.path.join(tmp, "target%d.out" % i)
             with open(outpath, "w") as f:
@@ -405,7 +412,7 @@ def run(probed, target_prog, clients=50, seconds=30, ntargets=2, out=print):
         # Every traced process's files (its memory, the unwinder's modules
         # and debuginfo) go with it.
         def files_now():
-            return [n for n in fd_names(daemon.pid) if n.startswith("/")]
+            return traced_files(daemon.pid)
         try:
             wait_for(lambda: files_now() == start_files, 60, "files back to before the attach")
         except Failure as e:

@@ -68,6 +68,9 @@ std::map<std::string, ConfiguredProbes::Wanted> ConfiguredProbes::wanted_for(con
 }
 
 void ConfiguredProbes::scan() {
+    // Nothing configured and nothing to take back: no walk of /proc (it costs
+    // a read of every process's files, every interval).
+    if (files_.empty() && applied_.empty() && failed_.empty()) return;
     std::set<pid_t> present;
     for (pid_t pid : list_pids()) {
         present.insert(pid);
