@@ -76,6 +76,14 @@ struct SignedPair {
     uint64_t check = 0;
 };
 
+// The form the link register's value is in at a PC, for the code ahead
+// (arch/arm64/arm64_link_state.h): Signed if it authenticates the register
+// before returning through it, Plain if it returns through it as it is.
+enum class LinkState : uint8_t { Plain, Signed, Unknown };
+// The instruction word at an address, as the program sees it (our
+// breakpoints hidden); nullopt where nothing can be read.
+using CodeWordReader = std::function<std::optional<uint32_t>(uint64_t address)>;
+
 // Entry stubs (arch/x86_64/x86_entry_stub.h; docs/hit_cost.md): the
 // tracee replaces a call's return address itself. Where things are in a
 // stub built at `start`:

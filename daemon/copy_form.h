@@ -13,6 +13,8 @@
 // autiasp then rejects (the program dies on the poisoned address after a
 // detach); so a copy equal to the trampoline address is plain only where no
 // prologue can have signed it.
+#include "arch/host_types.h"
+
 #include <cstdint>
 
 namespace probed {
@@ -25,21 +27,28 @@ enum class CopyForm {
 
 // `value` is the word found (the trampoline address, ignoring `pac_mask`'s
 // bits); `signs_at_entry` whether the probed function's first instruction
-// signs x30 (arch::host::return_signing_key).
+// signs x30 (arch::host::return_signing_key); `link` what the code at the
+// thread's PC does with x30 (arch::host::link_register_state), for a copy
+// `in_register`.
 constexpr CopyForm copy_form(uint64_t value, uint64_t trampoline, uint64_t pac_mask,
-                             bool in_register, bool signs_at_entry) {
+                             bool in_register, bool signs_at_entry,
+                             arch::LinkState link = arch::LinkState::Unknown) {
     if (pac_mask == 0) return CopyForm::Plain; // no pointer authentication
     if (value != trampoline) return CopyForm::Signed;
+    // x30 holds the plain address before paciasp (the thread is at the
+    // entry) and again after autiasp, the signed one in between; with a 0
+    // code both read the same, and authenticating either succeeds, so only
+    // the code ahead can tell: it authenticates x30 before returning through
+    // it (a leaf between paciasp and autiasp, an epilogue between its ldp
+    // and autiasp), or it does not. Where it cannot tell, plain: the entry
+    // and the ret are the places a thread stops at most.
+    if (in_register) return link == arch::LinkState::Signed ? CopyForm::Signed : CopyForm::Plain;
     // A function that does not sign leaves plain copies only.
     if (!signs_at_entry) return CopyForm::Plain;
-    // x30 holds the plain address before paciasp (the thread is at the
-    // entry) and again after autiasp; in memory the copies are the ones the
-    // function stored after signing (its frame record), or a signal frame
-    // that interrupted its entry before paciasp. The tracee's check tells
-    // them apart unless the code is 0, where the frame record is the case
-    // that matters. (A leaf's x30 between paciasp and autiasp with a 0 code
-    // is taken for plain: 1 in 128 of detaches at that very spot.)
-    if (in_register) return CopyForm::Plain;
+    // In memory the copies are the ones the function stored after signing
+    // (its frame record), or a signal frame that interrupted its entry
+    // before paciasp. The tracee's check tells them apart unless the code is
+    // 0, where the frame record is the case that matters.
     return CopyForm::Ambiguous;
 }
 

@@ -87,6 +87,10 @@ struct EngineCounters {
     uint64_t signed_at_detach = 0;
     // The same in fork children released with the forking thread's frames.
     uint64_t signed_in_fork_children = 0;
+    // Of both, the calls whose signed copy was in x30 with an authentication
+    // code of 0, reading as the plain trampoline address: the code ahead of
+    // the thread's PC said it was signed (arch::host::link_register_state).
+    uint64_t zero_code_link_registers = 0;
     // Calls whose signed copy failed the check, which a detach left to
     // return through the stub it put at the trampoline (its page stays).
     uint64_t detached_returns = 0;

@@ -224,7 +224,7 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
             live[spot.frame] = true;
             const ShadowFrame& f = frames[spot.frame];
             // A signed copy that reads as the plain address is signed below.
-            if (f.hijacked && copy_form_at(proc, f, spot, pac_mask) == CopyForm::Plain)
+            if (f.hijacked && copy_form_at(proc, f, spot, before, pac_mask) == CopyForm::Plain)
                 (void)write_return(*proc.mem, regs, spot, f.return_address);
         }
         // ...or the true address the tracee signed for the unwinder where a
@@ -243,10 +243,12 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
             ReturnSigner signer({proc.mem.get(), proc.entry_point, tid, &t.held_signal});
             released = release_signed_calls(
                 signer, *proc.mem, tid, frames, regs, stacks,
-                [&](const ShadowFrame& f) { return entry_signing_key(proc, f.site); });
+                [&](const ShadowFrame& f) { return entry_signing_key(proc, f.site); },
+                [&] { return link_state_at(proc, before); });
         } // the signer puts the registers it found back: set ours after it
         if (got) (void)host::set_changed_regs(tid, before, regs);
         counters_.signed_at_detach += released.resigned;
+        counters_.zero_code_link_registers += released.zero_code_in_register;
         left.insert(left.end(), released.left.begin(), released.left.end());
         for (size_t i = frames.size(); i-- > 0;) {
             const bool pending = live[i] || released.pending[i];

@@ -124,7 +124,7 @@ void Engine::scrub_fork_memory(ProcessState& proc, const ThreadState& parent, pi
     const uint64_t pac_mask = arch::host::pac_code_mask(child);
     for (const ReturnSpot& spot : spots)
         // A signed copy that reads as the plain address is signed below.
-        if (copy_form_at(proc, frames[spot.frame], spot, pac_mask) == CopyForm::Plain)
+        if (copy_form_at(proc, frames[spot.frame], spot, before, pac_mask) == CopyForm::Plain)
             (void)write_return(*mem, regs, spot, frames[spot.frame].return_address);
     // Calls that hold a signed copy (pointer authentication): the child
     // signs the true address itself, with the keys it inherited from the
@@ -134,7 +134,8 @@ void Engine::scrub_fork_memory(ProcessState& proc, const ThreadState& parent, pi
         ReturnSigner signer({&*mem, proc.entry_point, child, &held_signal});
         released = release_signed_calls(
             signer, *mem, child, frames, regs, stacks,
-            [&](const ShadowFrame& f) { return entry_signing_key(proc, f.site); });
+            [&](const ShadowFrame& f) { return entry_signing_key(proc, f.site); },
+            [&] { return link_state_at(proc, before); });
         if (signer.lost_status()) {
             spdlog::warn("fork child {} exited while signing for it", child);
             return;
@@ -142,6 +143,7 @@ void Engine::scrub_fork_memory(ProcessState& proc, const ThreadState& parent, pi
     } // the signer puts the registers it found back: set ours after it
     if (got) (void)arch::host::set_changed_regs(child, before, regs);
     counters_.signed_in_fork_children += released.resigned;
+    counters_.zero_code_link_registers += released.zero_code_in_register;
     // Those that failed the check may return through the child's copy of
     // our page, rewritten for them as at detach.
     const uint64_t trampoline = proc.trampolines.generic();

@@ -58,7 +58,7 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
     for (const ReturnSpot& spot : spots) {
         ShadowFrame& f = frames[spot.frame];
         // A signed copy that reads as the plain address is signed below.
-        if (copy_form_at(proc, f, spot, pac_mask) != CopyForm::Plain) continue;
+        if (copy_form_at(proc, f, spot, regs, pac_mask) != CopyForm::Plain) continue;
         if (!write_return(*proc.mem, regs, spot, f.return_address)) continue;
         f.hijacked = false;
         t.unwind_restored.push_back({f.entry_sp, spot, f.return_address, f.trampoline});

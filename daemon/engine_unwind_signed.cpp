@@ -36,7 +36,7 @@ void Engine::restore_signed_for_unwind(ProcessState& proc, ThreadState& t, host:
         ShadowFrame& f = frames[spot.frame];
         // The plain copies hold the true address already; a copy that only
         // reads as plain (daemon/copy_form.h) is signed here.
-        const CopyForm form = copy_form_at(proc, f, spot, pac_mask);
+        const CopyForm form = copy_form_at(proc, f, spot, regs, pac_mask);
         if (form == CopyForm::Plain) continue;
         // A signed copy lives in the frame's memory: the frame record, or a
         // signal frame that interrupted the function. In x30 it is not

@@ -15,12 +15,25 @@ arch::PacKey signing_key_at(ProcessState& proc, uint64_t site) {
     return entry_signing_key(proc, site).value_or(arch::PacKey::A);
 }
 
+arch::LinkState link_state_at(ProcessState& proc, const host::Regs& regs) {
+    return host::link_register_state(host::pc_of(regs), [&proc](uint64_t address) {
+        std::array<uint8_t, 4> word{};
+        if (!proc.mem->read(address, word)) return std::optional<uint32_t>();
+        proc.breakpoints->hide(address, word);
+        return std::optional<uint32_t>(uint32_t{word[0]} | uint32_t{word[1]} << 8 |
+                                       uint32_t{word[2]} << 16 | uint32_t{word[3]} << 24);
+    });
+}
+
 CopyForm copy_form_at(ProcessState& proc, const ShadowFrame& f, const ReturnSpot& spot,
-                      uint64_t pac_mask) {
+                      const host::Regs& regs, uint64_t pac_mask) {
     // Only a copy equal to the trampoline address needs the function's code.
-    const bool maybe_signed = pac_mask != 0 && spot.value == f.trampoline && !spot.in_register;
-    const bool signs = maybe_signed && entry_signing_key(proc, f.site).has_value();
-    return copy_form(spot.value, f.trampoline, pac_mask, spot.in_register, signs);
+    const bool maybe_signed = pac_mask != 0 && spot.value == f.trampoline;
+    const bool signs =
+        maybe_signed && !spot.in_register && entry_signing_key(proc, f.site).has_value();
+    const arch::LinkState link = maybe_signed && spot.in_register ? link_state_at(proc, regs)
+                                                                  : arch::LinkState::Unknown;
+    return copy_form(spot.value, f.trampoline, pac_mask, spot.in_register, signs, link);
 }
 
 Result<std::optional<arch::SignedPair>> ReturnSigner::sign(arch::PacKey first, uint64_t modifier,

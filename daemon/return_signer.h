@@ -28,10 +28,14 @@ arch::PacKey signing_key_at(ProcessState& proc, uint64_t site);
 // The key, or nullopt when the function does not sign x30 at its entry.
 std::optional<arch::PacKey> entry_signing_key(ProcessState& proc, uint64_t site);
 
+// What the code at the PC of `regs` does with the link register
+// (arch::host::link_register_state), read with our breakpoints hidden.
+arch::LinkState link_state_at(ProcessState& proc, const arch::host::Regs& regs);
+
 // The form of `spot`, a copy of `f`'s trampoline address found with
-// `pac_mask` ignored (daemon/copy_form.h).
+// `pac_mask` ignored in a thread with registers `regs` (daemon/copy_form.h).
 CopyForm copy_form_at(ProcessState& proc, const ShadowFrame& f, const ReturnSpot& spot,
-                      uint64_t pac_mask);
+                      const arch::host::Regs& regs, uint64_t pac_mask);
 
 class ReturnSigner {
 public:

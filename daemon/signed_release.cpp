@@ -51,7 +51,8 @@ std::optional<std::string> resign_frame(ReturnSigner& signer, MemoryAccess& mem,
 
 SignedRelease release_signed_calls(ReturnSigner& signer, MemoryAccess& mem, pid_t tid,
                                    std::span<const ShadowFrame> frames, host::Regs& regs,
-                                   StackBounds& stacks, const SigningKeyOf& key_of) {
+                                   StackBounds& stacks, const SigningKeyOf& key_of,
+                                   const LinkStateOf& link_state) {
     SignedRelease out;
     out.pending.assign(frames.size(), false);
     const uint64_t pac_mask = host::pac_code_mask(tid);
@@ -69,10 +70,12 @@ SignedRelease release_signed_calls(ReturnSigner& signer, MemoryAccess& mem, pid_
     for (const ReturnSpot& spot : spots) {
         const ShadowFrame& f = frames[spot.frame];
         // The code is read only where it matters.
-        if (spot.value == f.trampoline && !spot.in_register && !keys[spot.frame])
-            keys[spot.frame] = key_of(f);
-        const CopyForm form =
-            copy_form(spot.value, f.trampoline, pac_mask, spot.in_register, keys[spot.frame].has_value());
+        const bool reads_plain = spot.value == f.trampoline;
+        if (reads_plain && !spot.in_register && !keys[spot.frame]) keys[spot.frame] = key_of(f);
+        const arch::LinkState link = reads_plain && spot.in_register ? link_state()
+                                                                     : arch::LinkState::Unknown;
+        const CopyForm form = copy_form(spot.value, f.trampoline, pac_mask, spot.in_register,
+                                        keys[spot.frame].has_value(), link);
         // The plain copies hold the true address already.
         if (form != CopyForm::Plain) copies[spot.frame].push_back(&spot);
     }
@@ -93,6 +96,8 @@ SignedRelease release_signed_calls(ReturnSigner& signer, MemoryAccess& mem, pid_
                                    copies[i], signed_any);
         if (!failed) {
             out.resigned += signed_any;
+            for (const ReturnSpot* spot : copies[i])
+                out.zero_code_in_register += spot->in_register && spot->value == f.trampoline;
             continue;
         }
         spdlog::warn("tid {}: the call at sp {:#x} keeps a signed copy of the trampoline "

@@ -30,6 +30,10 @@ struct SignedRelease {
     std::vector<bool> pending;
     // Frames whose every signed copy now holds the signed true address.
     uint64_t resigned = 0;
+    // Of their copies, those in the link register that read as the plain
+    // trampoline address (an authentication code of 0), signed because the
+    // code ahead authenticates x30.
+    uint64_t zero_code_in_register = 0;
     // Frames still holding a signed copy of the trampoline address, as
     // {entry sp, true return address}, newest first: for the stub.
     std::vector<arch::DetachedReturn> left;
@@ -38,6 +42,9 @@ struct SignedRelease {
 // The key a frame's prologue signs with, nullopt when it does not sign
 // (entry_signing_key).
 using SigningKeyOf = std::function<std::optional<arch::PacKey>(const ShadowFrame&)>;
+// What the code at the thread's PC does with the link register
+// (link_state_at), asked only for a copy there that reads as plain.
+using LinkStateOf = std::function<arch::LinkState()>;
 
 // Re-signs the signed copies of the hijacked frames of `frames` (a thread's,
 // oldest first; `tid` its thread, `mem` its memory) with `signer`, which
@@ -48,9 +55,11 @@ using SigningKeyOf = std::function<std::optional<arch::PacKey>(const ShadowFrame
 // A copy equal to the trampoline address in a signing frame's memory
 // (CopyForm::Ambiguous, daemon/copy_form.h) is the caller's to leave alone:
 // this signs the true address for it when the tracee's check says paciasp
-// produced it, and puts the plain one there otherwise.
+// produced it, and puts the plain one there otherwise. One in the link
+// register is signed when the code ahead authenticates it (`link_state`).
 SignedRelease release_signed_calls(ReturnSigner& signer, MemoryAccess& mem, pid_t tid,
                                    std::span<const ShadowFrame> frames, arch::host::Regs& regs,
-                                   StackBounds& stacks, const SigningKeyOf& key_of);
+                                   StackBounds& stacks, const SigningKeyOf& key_of,
+                                   const LinkStateOf& link_state);
 
 } // namespace probed

@@ -135,6 +135,18 @@ constexpr bool is_hint(uint32_t w) {
 constexpr uint32_t hint_number(uint32_t w) {
     return field(w, 11, 5);
 }
+// The hint numbers of FEAT_PAuth's instructions and FEAT_BTI's landing pads:
+// the 1716 forms sign x17 with x16; the others sign (pac*) or authenticate
+// (aut*) x30 with sp or zero as the modifier, A key or B key.
+constexpr uint32_t kHintPacia1716 = 8;
+constexpr uint32_t kHintPacib1716 = 10;
+constexpr uint32_t kHintPaciaz = 24;
+constexpr uint32_t kHintPaciasp = 25;
+constexpr uint32_t kHintPacibsp = 27;
+constexpr uint32_t kHintAutiaz = 28;
+constexpr uint32_t kHintAutibsp = 31;
+constexpr uint32_t kHintBtiC = 34;
+constexpr uint32_t kHintBtiJc = 38;
 constexpr bool is_barrier(uint32_t w) {
     return matches(w, 0xfffff01f, 0xd503301f);
 }

@@ -4,6 +4,7 @@
 #include "arch/arm64/arm64_decoder.h"
 #include "arch/arm64/arm64_detached_return.h"
 #include "arch/arm64/arm64_dwarf_regs.h"
+#include "arch/arm64/arm64_link_state.h"
 #include "arch/arm64/arm64_machine.h"
 #include "arch/arm64/arm64_ptrace.h"
 #include "arch/arm64/arm64_regs.h"
@@ -126,6 +127,9 @@ constexpr bool kDetachedReturnsNeeded = true;
 // address for such a copy: kEntrySigningBytes, return_signing_key,
 // sign_stub_bytes, sign_stub_done_pc, prepare_sign and sign_result come from
 // arm64_return_signing.h.
+// A hijacked x30 that reads as the plain trampoline address (its
+// authentication code may be 0) is judged by the code ahead:
+// link_register_state comes from arm64_link_state.h.
 // The caller's registers as `ret` at a function's first instruction would
 // leave them: the PC is the return address, sp does not move.
 inline void return_at_entry(Regs& regs, uint64_t return_address) {

@@ -7,15 +7,6 @@ namespace probed::arch::arm64 {
 
 namespace {
 
-// The hint numbers (HINT #n, arm64_encoding.h is_hint) of what we look for
-// and run.
-constexpr uint32_t kHintPacia1716 = 8;
-constexpr uint32_t kHintPacib1716 = 10;
-constexpr uint32_t kHintPaciasp = 25;
-constexpr uint32_t kHintPacibsp = 27;
-constexpr uint32_t kHintBtiC = 34;
-constexpr uint32_t kHintBtiJc = 38;
-
 // The registers of a run: x17 and x16 are fixed by the 1716 forms; x10
 // carries the check in, x9 the signed value out.
 constexpr uint32_t kValueIn = 17;

@@ -113,6 +113,7 @@ inline std::vector<uint8_t> sign_stub_bytes() { return {}; }
 inline uint64_t sign_stub_done_pc(uint64_t stub, PacKey) { return stub; }
 inline void prepare_sign(Regs&, uint64_t, PacKey, uint64_t, uint64_t, uint64_t) {}
 inline SignedPair sign_result(const Regs&) { return {}; }
+inline LinkState link_register_state(uint64_t, const CodeWordReader&) { return LinkState::Unknown; }
 // return_at_entry (x86_machine.h): the caller's registers as `ret` at a
 // function's first instruction would leave them.
 

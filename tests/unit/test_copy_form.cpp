@@ -32,6 +32,22 @@ TEST_CASE("a copy equal to the trampoline address in a signing frame's memory ma
 TEST_CASE("a copy equal to the trampoline address is plain where nothing signed it") {
     // The function does not sign at its entry.
     CHECK(copy_form(kTrampoline, kTrampoline, kMask, false, false) == CopyForm::Plain);
-    // x30: before paciasp or after autiasp.
-    CHECK(copy_form(kTrampoline, kTrampoline, kMask, true, true) == CopyForm::Plain);
+    // x30 before paciasp or after autiasp, or where the code cannot tell.
+    CHECK(copy_form(kTrampoline, kTrampoline, kMask, true, true, arch::LinkState::Plain) ==
+          CopyForm::Plain);
+    CHECK(copy_form(kTrampoline, kTrampoline, kMask, true, true, arch::LinkState::Unknown) ==
+          CopyForm::Plain);
+    CHECK(copy_form(kTrampoline, kTrampoline, kMask, true, false) == CopyForm::Plain);
+}
+
+TEST_CASE("x30 equal to the trampoline address is signed where the code ahead authenticates it") {
+    // A leaf between paciasp and autiasp with a code of 0, whether or not
+    // paciasp was its first instruction (GCC moves a leaf's down).
+    CHECK(copy_form(kTrampoline, kTrampoline, kMask, true, true, arch::LinkState::Signed) ==
+          CopyForm::Signed);
+    CHECK(copy_form(kTrampoline, kTrampoline, kMask, true, false, arch::LinkState::Signed) ==
+          CopyForm::Signed);
+    // Without pointer authentication nothing is signed, whatever the code.
+    CHECK(copy_form(kTrampoline, kTrampoline, 0, true, true, arch::LinkState::Signed) ==
+          CopyForm::Plain);
 }
