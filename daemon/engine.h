@@ -207,6 +207,11 @@ private:
     // A thread about to get a signal (a fault its displaced instruction
     // raised, or any other) leaves our page for where the program would be.
     void leave_slot_for_signal(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
+    // The same for a thread whose displaced instruction (of the probe at
+    // `site`) has not run: it goes back to the original address, where the
+    // handler returns and the breakpoint is hit a second time, for the same
+    // call (a re-entry point at `sp`).
+    void reenter_at_site(ThreadState& t, uint64_t site, uint64_t sp);
 
     // entry stubs (engine_stubs.cpp; docs/hit_cost.md)
     // Whether this hit's return hijack can be left to the site's stub.

@@ -374,6 +374,11 @@ void Engine::on_step_done(ProcessState& proc, ThreadState& t) {
     resume_thread(t);
 }
 
+void Engine::reenter_at_site(ThreadState& t, uint64_t site, uint64_t sp) {
+    t.reentries.add({site, sp, 0});
+    (void)host::set_pc(t.tid, site);
+}
+
 void Engine::leave_slot_for_signal(ProcessState& proc, ThreadState& t, host::Regs& regs) {
     // A handler must never see (or return into) our page: it may inspect
     // the interrupted PC (profilers, crash handlers) and the program's
@@ -396,10 +401,7 @@ void Engine::leave_slot_for_signal(ProcessState& proc, ThreadState& t, host::Reg
     for (const auto& [addr, site] : proc.sites) {
         if (site.slot == 0 || pc < site.slot || pc >= site.slot + host::kSlotSize) continue;
         if (pc == site.slot) {
-            // Not run yet: run it when the handler returns to the original
-            // address, where the breakpoint will be hit a second time.
-            t.reentries.add({site.address, host::stack_pointer_of(regs), 0});
-            (void)host::set_pc(t.tid, site.address);
+            reenter_at_site(t, site.address, host::stack_pointer_of(regs));
         } else if (pc == site.slot + site.insn.length &&
                    site.insn.strategy == arch::Strategy::Boosted) {
             // Run already; only the jump back was left.

@@ -196,8 +196,7 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
             // again when the handler returns there. The step's own site
             // is used: it may have been removed meanwhile.
             t.run = ThreadState::Run::Running;
-            t.reentries.add({t.step_site, host::stack_pointer_of(*regs), 0});
-            (void)host::set_pc(t.tid, t.step_site);
+            reenter_at_site(t, t.step_site, host::stack_pointer_of(*regs));
             resume_thread(t, sig);
             return;
         }

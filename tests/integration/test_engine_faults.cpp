@@ -95,10 +95,41 @@ TEST_CASE("a simulated store into a guard page faults as the CPU's would, and ru
     // store_first's push (x86_64) / stp (arm64) is simulated: the engine
     // makes the store for the program. Where the program may not write
     // (/proc/PID/mem would: FOLL_FORCE), it must get the SIGSEGV instead,
-    // or a stack overflow runs on past its guard page.
-    TraceSession s;
-    constexpr int kCalls = 30;
-    FaultRun run = run_fault_target(s, "guard", kCalls, "store_first");
-    CHECK(run.output == "guard 30: wrong results 0, faults 30, wrong address 0, wrong pc 0, wrong code 0\n");
-    check_calls_returned(s, run.probe_id, kCalls, [](uint64_t i) { return i + 3; });
+    // or a stack overflow runs on past its guard page. With nothing mapped
+    // there the CPU's fault says so (SEGV_MAPERR, not SEGV_ACCERR), and so
+    // must the one the engine delivers in its place.
+    for (const std::string mode : {"guard", "unmapped"}) {
+        CAPTURE(mode);
+        TraceSession s;
+        constexpr int kCalls = 30;
+        FaultRun run = run_fault_target(s, mode, kCalls, "store_first");
+        CHECK(run.output == mode + " 30: wrong results 0, faults 30, wrong address 0, wrong pc 0, wrong code 0\n");
+        check_calls_returned(s, run.probe_id, kCalls, [](uint64_t i) { return i + 3; });
+    }
 }
+
+#if defined(__x86_64__)
+TEST_CASE("a fault in a single-stepped slot: delivered at the function, the call reported once") {
+    // call *(%rdi) runs stepped in its slot (it pushes the slot's address,
+    // patched after the step); its load faults during the step.
+    TraceSession s;
+    constexpr int kCalls = 30; // every other one faults
+    const std::vector<std::string> argv = {target_path("fault_target"), "stepretry",
+                                           std::to_string(kCalls)};
+    std::string out = temp_path("fault-stepretry");
+    auto pid = s.engine.spawn(argv, output_to(out));
+    REQUIRE_MESSAGE(pid.ok(), pid.error().message);
+    // An entry-only probe: a return probe would leave the stepped
+    // instruction to the entry stub from the second call on.
+    auto probe = s.engine.add_probe(probe_spec(*pid, "call_through", ProbeKind::Entry));
+    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    CHECK(probe->strategy == arch::Strategy::Stepped);
+    auto run = s.finish(*pid, argv, out);
+    CHECK(run.output == run.untraced_output);
+    CHECK(run.output == "stepretry 30: sum right, faults 15, wrong address 0, wrong pc 0, wrong code 0\n");
+    REQUIRE(WIFEXITED(run.status));
+    CHECK(WEXITSTATUS(run.status) == 0);
+    // The handler's return to the function traps again: the same call.
+    CHECK(s.entries_of(probe->id).size() == kCalls);
+}
+#endif

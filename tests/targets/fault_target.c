@@ -13,6 +13,11 @@
 //              handler (on a sigaltstack) opens the page and returns. A
 //              tracer that simulates the store must not write where the
 //              program may not: that is how stack overflows are caught.
+//   unmapped N the same with nothing mapped below the stack (SEGV_MAPERR);
+//              the handler maps the page
+//   stepretry N (x86_64) retry with call_through, whose first instruction
+//              is an indirect call through memory: the kind the engine
+//              single-steps in a slot, so the fault comes from the step
 // Prints what the handler saw; exits 1 if anything was not as expected.
 #include <setjmp.h>
 #include <signal.h>
@@ -44,6 +49,16 @@ __asm__(".text\n"
         "  pop %rbx\n"
         "  ret\n"
         ".size store_first, . - store_first\n");
+// call_through(p) = (*p)(): an indirect call through memory first.
+long call_through(long (*const* p)(void));
+__asm__(".text\n"
+        ".globl call_through\n"
+        ".type call_through, @function\n"
+        "call_through:\n"
+        "  call *(%rdi)\n"
+        "  ret\n"
+        ".size call_through, . - call_through\n");
+static long called_through(void) { return 7; }
 static long call_on_stack(long (*fn)(long), long arg, void* sp) {
     long ret;
     __asm__ volatile("mov %%rsp, %%r12\n\t"
@@ -85,6 +100,7 @@ static size_t page_size;
 static uintptr_t expected_pc; // the instruction they are expected at
 static int expected_code;
 static volatile sig_atomic_t recovering;
+static volatile sig_atomic_t map_on_fault; // the fault is on an unmapped page
 static sigjmp_buf recover_point;
 static volatile long faults, wrong_address, wrong_pc, wrong_code;
 
@@ -107,6 +123,12 @@ static void on_segv(int sig, siginfo_t* info, void* uctx) {
     if (interrupted_pc(uctx) != expected_pc) ++wrong_pc;
     if (info->si_code != expected_code) ++wrong_code;
     if (recovering) siglongjmp(recover_point, 1);
+    if (map_on_fault) {
+        if (mmap(page, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                 -1, 0) == MAP_FAILED)
+            _exit(3);
+        return;
+    }
     if (mprotect(page, page_size, PROT_READ | PROT_WRITE) != 0) _exit(3);
 }
 
@@ -149,7 +171,22 @@ static int run_recover(long n) {
     return recovered != n || last != 22 || wrong_address || wrong_pc || wrong_code;
 }
 
-static int run_guard(long n) {
+#if defined(__x86_64__)
+static int run_stepretry(long n) {
+    expected_pc = (uintptr_t)&call_through;
+    long sum = 0;
+    for (long i = 0; i < n; ++i) {
+        *(long (**)(void))page = called_through;
+        if (i % 2 == 0) protect(PROT_NONE);
+        sum += call_through((long (*const*)(void))page);
+    }
+    printf("stepretry %ld: sum %s, faults %ld, wrong address %ld, wrong pc %ld, wrong code %ld\n",
+           n, sum == 7 * n ? "right" : "WRONG", faults, wrong_address, wrong_pc, wrong_code);
+    return sum != 7 * n || faults != (n + 1) / 2 || wrong_address || wrong_pc || wrong_code;
+}
+#endif
+
+static int run_guard(long n, int unmapped) {
     // [stack pages][the guard page]: the guard is `page`, the stack is
     // mapped right above it, and calls start at its bottom.
     char* region = mmap(NULL, 5 * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -158,12 +195,21 @@ static int run_guard(long n) {
     page = region;
     expected_pc = (uintptr_t)&store_first;
     long wrong_results = 0;
+    if (unmapped) {
+        map_on_fault = 1;
+        expected_code = SEGV_MAPERR;
+    }
     for (long i = 0; i < n; ++i) {
-        protect(PROT_NONE);
+        if (unmapped) {
+            if (munmap(page, page_size) != 0) return 2;
+        } else {
+            protect(PROT_NONE);
+        }
         if (call_on_stack(store_first, i, page + page_size) != i + 3) ++wrong_results;
     }
-    printf("guard %ld: wrong results %ld, faults %ld, wrong address %ld, wrong pc %ld, wrong code %ld\n",
-           n, wrong_results, faults, wrong_address, wrong_pc, wrong_code);
+    printf("%s %ld: wrong results %ld, faults %ld, wrong address %ld, wrong pc %ld, wrong code %ld\n",
+           unmapped ? "unmapped" : "guard", n, wrong_results, faults, wrong_address, wrong_pc,
+           wrong_code);
     return wrong_results || faults != n || wrong_address || wrong_pc || wrong_code;
 }
 
@@ -185,7 +231,11 @@ int main(int argc, char** argv) {
     sigaction(SIGSEGV, &sa, NULL);
     if (!strcmp(mode, "retry")) return run_retry(n);
     if (!strcmp(mode, "recover")) return run_recover(n);
-    if (!strcmp(mode, "guard")) return run_guard(n);
-    fprintf(stderr, "usage: %s retry|recover|guard N\n", argv[0]);
+    if (!strcmp(mode, "guard")) return run_guard(n, 0);
+    if (!strcmp(mode, "unmapped")) return run_guard(n, 1);
+#if defined(__x86_64__)
+    if (!strcmp(mode, "stepretry")) return run_stepretry(n);
+#endif
+    fprintf(stderr, "usage: %s retry|recover|guard|unmapped|stepretry N\n", argv[0]);
     return 2;
 }
