@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <tuple>
 #include <set>
 
@@ -30,6 +32,19 @@ namespace {
 
 constexpr long kTraceOptions =
     PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
+
+// Whether `tid` is traced by this thread already, or gone: a thread created
+// by one we seized is seized with it (PTRACE_O_TRACECLONE), and seizing it
+// again fails with EPERM.
+bool seized_already_or_gone(pid_t tid) {
+    std::ifstream status("/proc/" + std::to_string(tid) + "/status");
+    if (!status) return true;
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("TracerPid:", 0) == 0)
+            return std::atol(line.c_str() + 10) == static_cast<long>(gettid());
+    return true; // exited while being read
+}
 
 std::set<pid_t> list_tasks(pid_t pid) {
     std::set<pid_t> tids;
@@ -289,7 +304,12 @@ Result<void> Engine::attach(pid_t pid) {
         for (pid_t tid : list_tasks(pid)) {
             if (p.threads.count(tid)) continue;
             if (ptrace(PTRACE_SEIZE, tid, nullptr, kTraceOptions) != 0) {
-                if (errno == ESRCH) continue; // exited meanwhile
+                const int err = errno;
+                if (err == ESRCH) continue; // exited meanwhile
+                // Made by a thread seized already: its first stop (or its
+                // creator's clone event) brings it in.
+                if (err == EPERM && tid != pid && seized_already_or_gone(tid)) continue;
+                errno = err;
                 return undo(Error::from_errno("PTRACE_SEIZE pid " + std::to_string(tid)));
             }
             add_thread(p, tid, false);
@@ -304,7 +324,7 @@ Result<void> Engine::attach(pid_t pid) {
     // its first stop comes once the new image is set up.
     auto leader = p.threads.find(pid);
     if (leader == p.threads.end()) return undo(make_error(ErrorKind::ProcessGone, "process exited"));
-    auto held = stop_thread(p, leader->second);
+    auto held = stop_thread(p, leader->second, false);
     if (!held) return undo(std::move(held).error());
     auto image = init_process(p);
     release_thread(p, pid, *held);

@@ -305,10 +305,17 @@ private:
 
     // holding threads (engine_detach.cpp)
     // Stops `tid` (if running) and returns a stop that must be dispatched
-    // once we let go of it, if the first stop was not our interrupt.
-    Result<std::optional<WaitStatus>> stop_thread(ProcessState& proc, ThreadState& t);
+    // once we let go of it, if the first stop was not our interrupt. A
+    // ptrace event stop (the thread inside clone, exec...) is handled and
+    // the thread stopped again, so that code can run on it; with
+    // `events_too` false it is returned like a signal's stop (attach reads
+    // the image at an exec's stop, before the process is set up).
+    Result<std::optional<WaitStatus>> stop_thread(ProcessState& proc, ThreadState& t,
+                                                  bool events_too = true);
     void release_thread(ProcessState& proc, pid_t tid, std::optional<WaitStatus> deferred);
     Result<void> stop_all_threads(ProcessState& proc);
+    // The error for a probe whose process exec'd while it was being placed.
+    static Error replaced_program(pid_t pid, const std::string& target);
     bool interrupted_on_our_trap(ProcessState& proc, pid_t tid);
     // waitpid for one thread, served first from the stops pump() reaped
     // ahead: a stop taken from the kernel is never waited for again.

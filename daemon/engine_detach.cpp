@@ -54,7 +54,11 @@ bool Engine::interrupted_on_our_trap(ProcessState& proc, pid_t tid) {
     uint64_t bp = host::breakpoint_address_from_pc(host::pc_of(*regs));
     auto it = proc.threads.find(tid);
     bool stepping = it != proc.threads.end() && it->second.run == ThreadState::Run::Stepping;
-    bool ours = proc.trampolines.is_trampoline(bp) || proc.sites.count(bp) || stepping;
+    // An entry stub's miss trap is ours too (a call from another place than
+    // the one its stub serves: each new thread's first call of a probed
+    // function), and so is a breakpoint just removed.
+    bool ours = proc.trampolines.is_trampoline(bp) || proc.sites.count(bp) || stepping ||
+                site_of_stub_trap(proc, bp) != nullptr || proc.retired_sites.count(bp);
     return ours && sigtrap_pending(tid);
 }
 
@@ -65,22 +69,57 @@ bool Engine::wait_tid(pid_t tid, int& raw) {
         ready_stops_.erase(it);
         return true;
     }
-    while (waitpid(tid, &raw, __WALL) < 0)
-        if (errno != EINTR) return false;
-    return true;
+    // Not waitpid(tid): a killed process's leader cannot be reaped before
+    // its other threads are, which nobody would do while we wait on it.
+    // Stops of other threads are kept for later, in the order they came.
+    while (true) {
+        const pid_t got = waitpid(-1, &raw, __WALL);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        if (got == tid) return true;
+        ready_stops_.emplace_back(got, raw);
+    }
 }
 
-Result<std::optional<WaitStatus>> Engine::stop_thread(ProcessState& proc, ThreadState& t) {
+Result<std::optional<WaitStatus>> Engine::stop_thread(ProcessState& proc, ThreadState& t,
+                                                      bool events_too) {
     if (t.run == ThreadState::Run::Stopped) return std::optional<WaitStatus>{};
-    pid_t tid = t.tid;
-    if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0)
-        return Error::from_errno("PTRACE_INTERRUPT " + std::to_string(tid));
-    int raw = 0;
-    if (!wait_tid(tid, raw)) return Error::from_errno("waitpid");
-    WaitStatus st(raw);
-    if (st.exited_or_killed()) {
-        dispatch(tid, st);
+    const pid_t tid = t.tid;
+    const pid_t pid = proc.pid;
+    const auto gone = [tid] {
         return make_error(ErrorKind::ProcessGone, "thread " + std::to_string(tid) + " exited");
+    };
+    int raw = 0;
+    WaitStatus st(0);
+    while (true) {
+        if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0)
+            return Error::from_errno("PTRACE_INTERRUPT " + std::to_string(tid));
+        if (!wait_tid(tid, raw)) return Error::from_errno("waitpid");
+        st = WaitStatus(raw);
+        if (st.exited_or_killed()) {
+            dispatch(tid, st);
+            return gone();
+        }
+        if (st.kind() != WaitStatus::Kind::EventStop) break;
+        if (!events_too) {
+            // The event may have dropped our interrupt (below); a stray
+            // interrupt stop later is resumed.
+            t.expect_interrupt = false;
+            return std::optional<WaitStatus>{st};
+        }
+        // Inside a system call (clone, fork, exec...): its end would
+        // overwrite the registers of any code we ran now, and with them the
+        // call's result (a thread's creator would get garbage for the new
+        // tid), and the event may have dropped our interrupt (the kernel's
+        // ptrace_stop clears a pending STOP trap at any trap). Let the event
+        // be handled and the call finish, then interrupt again.
+        dispatch(tid, st);
+        if (!find_process(pid)) return make_error(ErrorKind::ProcessGone, "process exited");
+        auto it = proc.threads.find(tid);
+        if (it == proc.threads.end()) return gone();
+        if (it->second.run == ThreadState::Run::Stopped) return std::optional<WaitStatus>{};
     }
     if (st.kind() == WaitStatus::Kind::InterruptStop) {
         t.expect_interrupt = false;
@@ -95,7 +134,9 @@ Result<std::optional<WaitStatus>> Engine::stop_thread(ProcessState& proc, Thread
         }
         return std::optional<WaitStatus>{st};
     }
-    // Stopped for another reason first; our interrupt is still to come.
+    // A signal's stop came first; our interrupt is still to come (the
+    // kernel reports jobctl traps before it dequeues a signal, so the
+    // interrupt was sent after this stop began).
     t.expect_interrupt = true;
     return std::optional<WaitStatus>{st};
 }
@@ -145,15 +186,30 @@ Result<void> Engine::stop_all_threads(ProcessState& proc) {
             continue;
         }
         size_t before = proc.threads.size();
-        // Everything else (hits, steps, signals, clones, exits) is handled as
-        // usual; the thread is resumed and our interrupt follows.
+        // Everything else (hits, steps, signals, clones, exec, exits) is
+        // handled as usual, which resumes the thread.
         dispatch(tid, st);
         if (!find_process(pid)) return make_error(ErrorKind::ProcessGone, "process exited");
-        if (!proc.threads.count(tid)) waiting.erase(tid);
-        else if (reinterrupt.erase(tid)) ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+        reinterrupt.erase(tid);
         if (proc.threads.size() > before) {
             for (auto& [ntid, nt] : proc.threads)
                 if (nt.expect_interrupt && nt.run != ThreadState::Run::Stopped) waiting.insert(ntid);
+        }
+        // Interrupt again every thread still awaited. A ptrace event stop
+        // (clone, exec) drops a pending interrupt: the kernel's ptrace_stop
+        // clears the STOP trap at any trap, so without a new one a thread
+        // that makes no further trap would be waited for forever. An exec
+        // by another thread hands its tid to the leader and ends the rest.
+        // Interrupting a thread whose interrupt is still pending changes
+        // nothing: it stops once.
+        for (auto it = waiting.begin(); it != waiting.end();) {
+            auto t = proc.threads.find(*it);
+            if (t == proc.threads.end() || t->second.run == ThreadState::Run::Stopped) {
+                it = waiting.erase(it);
+                continue;
+            }
+            ptrace(PTRACE_INTERRUPT, *it, nullptr, nullptr);
+            ++it;
         }
     }
     return {};

@@ -122,7 +122,10 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
         }
         if (scope && scope->lost_status()) deferred = std::optional<WaitStatus>(*scope->lost_status());
     }
+    const pid_t pid = proc.pid;
     if (!was_held || *deferred) release_thread(proc, tid, *deferred);
+    // Letting go may have handled the process's end: `proc` is gone then.
+    if (!find_process(pid)) return make_error(ErrorKind::ProcessGone, "process exited");
     if (page == 0) return failure;
 
     proc.slots->add_page(page);
@@ -140,7 +143,10 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
 Result<uint64_t> Engine::slot_for(ProcessState& proc, host::DecodedInsn& insn) {
     auto slot = proc.slots->allocate(insn.address, host::kNearDistance);
     if (!slot) {
+        const pid_t pid = proc.pid;
         auto page = map_page_near(proc, insn.address);
+        // Stopping a thread for it may have handled the process's end.
+        if (!find_process(pid)) return make_error(ErrorKind::ProcessGone, "process exited");
         if (page) slot = proc.slots->allocate(insn.address, host::kNearDistance);
         else if (host::needs_near_slot(insn)) return std::move(page).error();
         // Any page will do: the architecture jumps back from afar or steps.
@@ -199,11 +205,17 @@ Result<ProbeSite*> Engine::arm_site(ProcessState& proc, const ResolvedTarget& ta
     site.address = target.address;
     site.insn = *insn;
     site.function_entry = !target.symbol.empty() && target.offset == 0;
+    const uint64_t image = proc.image_generation;
     if (insn->strategy != arch::Strategy::Simulate) {
         auto slot = slot_for(proc, site.insn);
         if (!slot) return std::move(slot).error();
         site.slot = *slot;
     }
+    // Mapping a slot page stops a thread, which lets an exec it was inside
+    // finish: the address belongs to the old image then, and a breakpoint
+    // written there would land in the new program. (The slot went with the
+    // old image's pages.)
+    if (proc.image_generation != image) return replaced_program(proc.pid, label);
     if (auto r = proc.breakpoints->insert(*proc.mem, site.address); !r) {
         if (site.slot) proc.slots->release(site.slot, {});
         return std::move(r).error();
@@ -242,13 +254,28 @@ Result<ProbeInfo> Engine::add_probe(const ProbeSpec& spec) {
         return std::move(r).error();
     }
     ++next_probe_id_;
-    return probes_.at(id).info;
+    // Placing it stops threads, which may end the process, or finish an
+    // exec that ends the process's probes, this one too (probe_lost).
+    auto placed = probes_.find(id);
+    if (placed == probes_.end() && !find_process(spec.pid))
+        return make_error(ErrorKind::ProcessGone, "pid " + std::to_string(spec.pid) + " exited");
+    if (placed == probes_.end()) return replaced_program(spec.pid, spec.target);
+    return placed->second.info;
+}
+
+Error Engine::replaced_program(pid_t pid, const std::string& target) {
+    return make_error(ErrorKind::NotFound, "pid " + std::to_string(pid) +
+                                               " replaced its program (exec) while " + target +
+                                               " was being placed");
 }
 
 Result<void> Engine::place_probe(ProcessState& proc, uint64_t id, const ResolvedTarget& target) {
-    ProbeInfo& info = probes_.at(id).info;
-    auto armed = arm_site(proc, target, info.target);
+    const std::string label = probes_.at(id).info.target;
+    auto armed = arm_site(proc, target, label);
     if (!armed) return std::move(armed).error();
+    auto record = probes_.find(id);
+    if (record == probes_.end()) return replaced_program(proc.pid, label);
+    ProbeInfo& info = record->second.info;
     ProbeSite& site = **armed;
     info.address = target.address;
     info.module = target.module;

@@ -72,7 +72,7 @@ void Engine::dispatch(pid_t tid, WaitStatus st) {
         add_thread(*proc, tid, true);
     }
     ThreadState& t = proc->threads[tid];
-    if (proc->slots->has_pending() && !st.exited_or_killed()) {
+    if (proc->slots && proc->slots->has_pending() && !st.exited_or_killed()) {
         if (auto regs = host::get_regs(tid)) proc->slots->observe(tid, host::pc_of(*regs));
     }
 
@@ -149,6 +149,7 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     for (const auto& [other, ts] : proc.threads)
         if (other != tid) others.push_back(other);
     for (pid_t other : others) remove_thread(proc, other);
+    ++proc.image_generation;
     {
         ThreadState& execer = proc.threads[tid];
         auto frames = execer.shadow.take_all();
@@ -247,6 +248,8 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
                 return;
             }
         }
+        spdlog::debug("tid {}: SIGTRAP at {:#x} is not ours: the program's", t.tid,
+                      host::pc_of(*regs));
     } else {
         // A fault raised by a displaced instruction, or any other signal:
         // handlers see the original address, never our page.

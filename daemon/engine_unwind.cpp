@@ -26,7 +26,13 @@ void Engine::arm_unwind_hooks(ProcessState& proc) {
                      found.error().message);
         return;
     }
+    const pid_t pid = proc.pid;
+    const uint64_t image = proc.image_generation;
     for (const FunctionDefinition& def : *found) {
+        // Arming one stops a thread, which may end the process, or finish an
+        // exec: the rest were found in the program that is gone then (the
+        // new one gets its hooks with its first return probe).
+        if (find_process(pid) != &proc || proc.image_generation != image) return;
         ResolvedTarget target;
         target.address = def.address;
         target.module = def.module;
@@ -35,7 +41,7 @@ void Engine::arm_unwind_hooks(ProcessState& proc) {
         if (!site) {
             // Exceptions through probed frames in this module would end the
             // program, so say so loudly; everything else keeps working.
-            spdlog::warn("pid {}: cannot hook {} in {}: {}", proc.pid, def.name, def.module,
+            spdlog::warn("pid {}: cannot hook {} in {}: {}", pid, def.name, def.module,
                          site.error().message);
             continue;
         }
@@ -145,7 +151,12 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         t.run = ThreadState::Run::Stopped;
         ResolvedTarget target;
         target.address = *ret;
+        const pid_t pid = proc.pid;
+        const uint64_t image = proc.image_generation;
         auto done = arm_site(proc, target, "the return from _Unwind_Backtrace");
+        // The process ended meanwhile, or another thread's exec finished:
+        // this thread is gone with it.
+        if (find_process(pid) != &proc || proc.image_generation != image) return;
         t.run = run;
         if (!done) {
             spdlog::warn("tid {}: backtrace() will see our trampoline: {}", t.tid,

@@ -109,6 +109,9 @@ struct ProcessState {
     std::unique_ptr<BreakpointTable> breakpoints;
     std::unique_ptr<SlotAllocator> slots;
     uint64_t entry_point = 0;    // AT_ENTRY: where injected syscalls run
+    // Counts the execs seen: an address read from the image before one
+    // belongs to a program that is gone.
+    uint64_t image_generation = 0;
     // Return trampolines: the generic one (a breakpoint in our first page)
     // and the dedicated ones (slots; see return_trampolines.h).
     ReturnTrampolines trampolines;

@@ -303,22 +303,7 @@ TEST_CASE("attach and detach 30 times while the target calls the probed function
     const std::string exe = target_path("probe_target_pie_O2");
     const uint64_t n = 400000000;
     std::string out = temp_path("busy");
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        execl(exe.c_str(), exe.c_str(), "loop", std::to_string(n).c_str(), nullptr);
-        _exit(127);
-    }
-    // Wait for the exec to have happened.
-    std::string exe_link = "/proc/" + std::to_string(pid) + "/exe";
-    for (int i = 0; i < 60000; ++i) { // a loaded machine may take seconds
-        char buf[4096] = {};
-        if (readlink(exe_link.c_str(), buf, sizeof buf - 1) > 0 &&
-            std::string(buf).find("probe_target") != std::string::npos)
-            break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    pid_t pid = start_untraced_execed({exe, "loop", std::to_string(n)}, out);
     int rounds = 0;
     uint64_t calls = 0;
     for (; rounds < 30; ++rounds) {

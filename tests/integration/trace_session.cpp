@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -64,13 +66,27 @@ pid_t start_untraced(const std::vector<std::string>& argv, const std::string& ou
     bool announces = argv.size() > 1 && (argv[1] == "slow" || argv[1] == "signals" ||
                                          argv[1] == "nap" || argv[1] == "fire" ||
                                          argv[1] == "blocked" || argv[1] == "deepblocked" ||
-                                         argv[1] == "wait");
+                                         argv[1] == "wait" || argv[1] == "status");
     // Until it has exec'd and said so: attaching earlier would trace a copy
     // of this test. A loaded CI machine can take seconds to get there.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (announces && std::chrono::steady_clock::now() < deadline &&
            read_file(out_path).find("ready") == std::string::npos)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return pid;
+}
+
+pid_t start_untraced_execed(const std::vector<std::string>& argv, const std::string& out_path) {
+    pid_t pid = start_untraced(argv, out_path);
+    const std::string exe_link = "/proc/" + std::to_string(pid) + "/exe";
+    const std::string name = std::filesystem::path(argv[0]).filename();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::error_code ec;
+        auto exe = std::filesystem::read_symlink(exe_link, ec);
+        if (!ec && exe.filename() == name) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     return pid;
 }
 

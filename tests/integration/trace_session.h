@@ -19,6 +19,9 @@ std::string target_path(const std::string& name);
 // Starts a command untraced with stdout to `out_path`; if it announces
 // itself with a "ready" line, waits for that line.
 pid_t start_untraced(const std::vector<std::string>& argv, const std::string& out_path);
+// The same, returning once the child has exec'd argv[0] (for programs that
+// announce nothing): attaching earlier would trace a copy of this test.
+pid_t start_untraced_execed(const std::vector<std::string>& argv, const std::string& out_path);
 // Runs a command without tracing and returns its stdout.
 std::string run_untraced(const std::vector<std::string>& argv);
 std::string read_file(const std::string& path);

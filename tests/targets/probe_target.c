@@ -321,6 +321,29 @@ int main(int argc, char** argv) {
         if (argc > 4) execl("/proc/self/exe", argv[0], argv[3], argv[4], (char*)NULL);
         else execl("/proc/self/exe", argv[0], "loop", argv[2], (char*)NULL);
         return 3;
+    } else if (!strcmp(mode, "execchain")) {
+        // Replaces itself n times, one work() call per image: it spends
+        // most of its time inside execve (the exec event stop).
+        work(n, 0);
+        if (n > 0) {
+            char next[32];
+            snprintf(next, sizeof next, "%ld", n - 1);
+            execl("/proc/self/exe", argv[0], "execchain", next, (char*)NULL);
+            return 3;
+        }
+        printf("execchain done\n");
+    } else if (!strcmp(mode, "spawnloop")) {
+        // Starts and joins n short threads one after another: its main
+        // thread spends much of its time inside clone (the clone event stop).
+        long bad = 0;
+        for (long i = 0; i < n; ++i) {
+            pthread_t th;
+            struct thread_arg arg = {i, 1, 0};
+            if (pthread_create(&th, NULL, thread_main, &arg) != 0) return 4;
+            pthread_join(th, NULL);
+            bad += arg.bad;
+        }
+        printf("spawnloop %ld bad %ld\n", n, bad);
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;
