@@ -235,3 +235,52 @@ TEST_CASE("a fork child released inside signed frames returns from them without 
     else CHECK(resigned == 0);
     CHECK(s.engine.counters().detached_fork_children == 0);
 }
+
+TEST_CASE("a fork child released a thousand signed frames deep returns through them all") {
+    // 1001 probed calls pending at the fork, each frame holding a signed
+    // copy of our trampoline address: deep enough that some paciasp gave it
+    // an authentication code of 0 (7 bits with 48-bit addresses: all 1001
+    // avoid it one run in 2600), a signed copy bit for bit the plain
+    // address, which the child must get the true address signed into too
+    // (daemon/copy_form.h), or that frame's autiasp rejects it.
+    constexpr long kDepth = 1000;
+    constexpr uint64_t kModulus = 1000003;
+    // fork_depth(n) for n = 0..kDepth, from its bottom's result (1 in the
+    // parent, 2 in the child).
+    auto results_from = [&](uint64_t bottom) {
+        std::vector<uint64_t> r{bottom};
+        for (long n = 1; n <= kDepth; ++n) r.push_back((r.back() * 3 + n) % kModulus);
+        return r;
+    };
+    const std::vector<uint64_t> parent = results_from(1);
+    const uint64_t child_exit = results_from(2).back() % 200 + 10;
+    for (const std::string& variant : signing_variants()) {
+        CAPTURE(variant);
+        const std::vector<std::string> argv = {target_path(variant), "deepforkin",
+                                               std::to_string(kDepth)};
+        // The child exited with the code its own results give (the parent
+        // prints it, and the traced output must be the untraced one), not
+        // killed by a rejected return address.
+        CHECK(run_untraced(argv) == "deepforkin " + std::to_string(kDepth) + " parent " +
+                                        std::to_string(parent.back()) + " child exit " +
+                                        std::to_string(child_exit) + "\n");
+        TraceSession s;
+        auto ids = run_like_untraced(s, argv, {"fork_depth"});
+        // The parent's calls return, innermost first, each with its value.
+        auto rets = s.returns_of(ids[0]);
+        REQUIRE(rets.size() == parent.size());
+        for (size_t i = 0; i < rets.size(); ++i) {
+            CAPTURE(i);
+            CHECK(rets[i].exit == ExitKind::Return);
+            REQUIRE(rets[i].args.size() > 0);
+            CHECK(rets[i].args[0] == i);
+            CHECK(rets[i].retval == parent[i]);
+        }
+        // The child signed the true address into every one of its frames
+        // itself: none needed the stub.
+        const uint64_t resigned = s.engine.counters().signed_in_fork_children;
+        if (pointer_auth_active()) CHECK(resigned == parent.size());
+        else CHECK(resigned == 0);
+        CHECK(s.engine.counters().detached_fork_children == 0);
+    }
+}

@@ -131,6 +131,32 @@ NOINLINE long blocked_depth(long n) {
     return (r * 3 + n) % 1000003;
 }
 
+// Recurses n calls deep through a probed function and forks at the bottom
+// ("deepforkin" mode): the child returns up through its copies of all n + 1
+// calls and exits with a code made from its result; the parent waits for it
+// there, then returns through its own. The bottom gives 1 in the parent and
+// 2 in the child, so each result shows whose frames it came through. Kept
+// recursive at -O2 like blocked_depth.
+static int in_deep_fork_child;
+static int deep_fork_child_status;
+
+NOINLINE long fork_depth(long n) {
+    if (n == 0) {
+        pid_t child = fork();
+        if (child == 0) {
+            in_deep_fork_child = 1;
+            return 2;
+        }
+        int st = 0;
+        if (child < 0 || waitpid(child, &st, 0) != child) deep_fork_child_status = -1000;
+        else deep_fork_child_status = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+        return 1;
+    }
+    long r = fork_depth(n - 1);
+    depth_trail[n % 16] = r;
+    return (r * 3 + n) % 1000003;
+}
+
 // Forks inside a probed call: the child returns from its copy of the call
 // too ("forkin" mode), then exits with a code the parent returns.
 NOINLINE long fork_inside(long i) {
@@ -291,6 +317,10 @@ int main(int argc, char** argv) {
             if (r >= 1000) _exit((int)(r - 1000 + 10));
             printf("forkin %ld -> %ld\n", i, r);
         }
+    } else if (!strcmp(mode, "deepforkin")) {
+        long r = fork_depth(n);
+        if (in_deep_fork_child) _exit((int)(r % 200) + 10);
+        printf("deepforkin %ld parent %ld child exit %d\n", n, r, deep_fork_child_status);
     } else if (!strcmp(mode, "fork")) {
         // Children (fork and vfork) call the probed function and exit with its result.
         volatile long ok = 0;
