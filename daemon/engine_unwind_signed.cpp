@@ -60,6 +60,7 @@ void Engine::restore_signed_for_unwind(ProcessState& proc, ThreadState& t, host:
                                     f.trampoline, spot.value);
             if (signer.lost_status()) break;
             if (!pair) {
+                counters_.signing_stub_runs += signer.runs();
                 spdlog::warn("tid {}: cannot run the signing stub: {}; the unwinder will see "
                              "our trampoline",
                              t.tid, pair.error().message);
@@ -82,6 +83,7 @@ void Engine::restore_signed_for_unwind(ProcessState& proc, ThreadState& t, host:
         t.unwind_restored.push_back({f.entry_sp, spot, value, spot.value});
         if (signs) ++counters_.signed_for_unwind;
     }
+    counters_.signing_stub_runs += signer.runs();
     // The thread died while running the stub: its exit is dispatched next.
     if (auto lost = signer.lost_status()) ready_stops_.emplace_back(t.tid, lost->raw());
 }

@@ -49,6 +49,7 @@ Result<std::optional<arch::SignedPair>> ReturnSigner::sign(arch::PacKey first, u
     for (arch::PacKey key : {first, other}) {
         host::Regs regs = code_->saved_regs();
         host::prepare_sign(regs, code_->address(), key, modifier, value, trampoline);
+        ++runs_;
         auto done = code_->run(regs, host::sign_stub_done_pc(code_->address(), key));
         if (!done) return std::move(done).error();
         arch::SignedPair pair = host::sign_result(*done);

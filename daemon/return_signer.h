@@ -53,10 +53,13 @@ public:
     std::optional<WaitStatus> lost_status() const {
         return code_ ? code_->lost_status() : std::nullopt;
     }
+    // How many times the stub ran.
+    uint64_t runs() const { return runs_; }
 
 private:
     InjectionTarget target_;
     std::optional<InjectedCode> code_; // written at the first sign()
+    uint64_t runs_ = 0;
 };
 
 } // namespace probed
