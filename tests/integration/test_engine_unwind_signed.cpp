@@ -77,6 +77,10 @@ void throw_through(const std::string& variant, uint64_t depth) {
                     << " signed copies, " << counters.signing_stub_runs << " stub runs");
     if (pointer_auth_active()) {
         CHECK(counters.signed_for_unwind == depth + 1);
+        // Batched: many frames per run of the stub, not a run per frame
+        // (daemon/return_signer.h).
+        CHECK(counters.signing_stub_runs > 0);
+        CHECK(counters.signing_stub_runs * 4 <= counters.signed_for_unwind);
     } else {
         CHECK(counters.signed_for_unwind == 0);
         CHECK(counters.signing_stub_runs == 0);
