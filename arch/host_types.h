@@ -76,6 +76,13 @@ struct SignedPair {
     uint64_t check = 0;
 };
 
+// A value for the tracee to sign with the modifier its function's prologue
+// used (arch/arm64/arm64_return_signing.h): one entry of the stub's table.
+struct PacSignInput {
+    uint64_t modifier = 0;
+    uint64_t value = 0;
+};
+
 // The form the link register's value is in at a PC, for the code ahead
 // (arch/arm64/arm64_link_state.h): Signed if it authenticates the register
 // before returning through it, Plain if it returns through it as it is.

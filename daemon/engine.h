@@ -101,6 +101,9 @@ struct EngineCounters {
     // the tracee signed the true return address for, while the program's
     // unwinder walked: tests use it to prove the CPU really signed.
     uint64_t signed_for_unwind = 0;
+    // Runs of the signing stub (each a resume and a stop of the thread) for
+    // the unwinder, a detach and fork children: what the signing costs.
+    uint64_t signing_stub_runs = 0;
 };
 
 // A stub that misses on more than half its calls (a function called from

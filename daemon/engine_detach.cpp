@@ -301,6 +301,7 @@ std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState&
                 signer, *proc.mem, tid, frames, regs, stacks,
                 [&](const ShadowFrame& f) { return entry_signing_key(proc, f.site); },
                 [&] { return link_state_at(proc, before); });
+            counters_.signing_stub_runs += signer.runs();
         } // the signer puts the registers it found back: set ours after it
         if (got) (void)host::set_changed_regs(tid, before, regs);
         counters_.signed_at_detach += released.resigned;

@@ -136,6 +136,7 @@ void Engine::scrub_fork_memory(ProcessState& proc, const ThreadState& parent, pi
             signer, *mem, child, frames, regs, stacks,
             [&](const ShadowFrame& f) { return entry_signing_key(proc, f.site); },
             [&] { return link_state_at(proc, before); });
+        counters_.signing_stub_runs += signer.runs();
         if (signer.lost_status()) {
             spdlog::warn("fork child {} exited while signing for it", child);
             return;

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <utility>
 
 namespace probed {
 
@@ -30,10 +31,19 @@ void Engine::restore_signed_for_unwind(ProcessState& proc, ThreadState& t, host:
             return searched[i] ? std::optional<uint64_t>(f.trampoline) : std::nullopt;
         },
         pac_mask);
-    ReturnSigner signer({proc.mem.get(), proc.entry_point, t.tid, &t.held_signal});
-    std::map<size_t, arch::SignedPair> signed_for; // by frame: one run serves its copies
+    // The copies to sign, with their form, and one request per frame and
+    // word found: one signing serves equal copies, and the tracee signs
+    // them all in as few runs as it can (daemon/return_signer.h).
+    struct Copy {
+        const ReturnSpot* spot;
+        CopyForm form;
+        size_t request;
+    };
+    std::vector<Copy> copies;
+    std::vector<SignRequest> requests;
+    std::map<std::pair<size_t, uint64_t>, size_t> request_of;
     for (const ReturnSpot& spot : spots) {
-        ShadowFrame& f = frames[spot.frame];
+        const ShadowFrame& f = frames[spot.frame];
         // The plain copies hold the true address already; a copy that only
         // reads as plain (daemon/copy_form.h) is signed here.
         const CopyForm form = copy_form_at(proc, f, spot, regs, pac_mask);
@@ -47,43 +57,52 @@ void Engine::restore_signed_for_unwind(ProcessState& proc, ThreadState& t, host:
         // there, between paciasp and autiasp, the same signed value would
         // be right, as the epilogue authenticates with sp back at the entry
         // sp too.
-        auto known = signed_for.find(spot.frame);
+        auto [it, added] = request_of.try_emplace({spot.frame, spot.value}, requests.size());
+        // The modifier paciasp used: sp at the function's first instruction,
+        // the frame's entry sp, which is also its CFA, the modifier libgcc's
+        // unwinder authenticates with.
+        if (added)
+            requests.push_back({signing_key_at(proc, f.site), f.entry_sp, f.return_address,
+                                f.trampoline, spot.value});
+        copies.push_back({&spot, form, it->second});
+    }
+    if (copies.empty()) return;
+    ReturnSigner signer({proc.mem.get(), proc.entry_point, t.tid, &t.held_signal});
+    auto pairs = signer.sign(requests);
+    counters_.signing_stub_runs += signer.runs();
+    if (auto lost = signer.lost_status()) {
+        // The thread died while running the stub: its exit is dispatched next.
+        ready_stops_.emplace_back(t.tid, lost->raw());
+        return;
+    }
+    if (!pairs) {
+        spdlog::warn("tid {}: cannot run the signing stub: {}; the unwinder will see "
+                     "our trampoline",
+                     t.tid, pairs.error().message);
+        return;
+    }
+    for (const Copy& c : copies) {
+        const ReturnSpot& spot = *c.spot;
+        ShadowFrame& f = frames[spot.frame];
+        const std::optional<arch::SignedPair>& pair = (*pairs)[c.request];
         uint64_t value = 0; // signed, it may still read as plain (a code of 0)
         bool signs = true;
-        if (known != signed_for.end() && known->second.check == spot.value) {
-            value = known->second.value;
+        if (pair) {
+            value = pair->value;
+        } else if (c.form == CopyForm::Ambiguous) {
+            value = f.return_address; // plain after all: no prologue made it
+            signs = false;
         } else {
-            // The modifier paciasp used: sp at the function's first
-            // instruction, the frame's entry sp, which is also its CFA, the
-            // modifier libgcc's unwinder authenticates with.
-            auto pair = signer.sign(signing_key_at(proc, f.site), f.entry_sp, f.return_address,
-                                    f.trampoline, spot.value);
-            if (signer.lost_status()) break;
-            if (!pair) {
-                spdlog::warn("tid {}: cannot run the signing stub: {}; the unwinder will see "
-                             "our trampoline",
-                             t.tid, pair.error().message);
-                return;
-            }
-            if (!*pair && form == CopyForm::Ambiguous) {
-                value = f.return_address; // plain after all: no prologue made it
-                signs = false;
-            } else if (!*pair) {
-                spdlog::warn("tid {}: a signed copy of the trampoline address at sp {:#x} was "
-                             "not signed by the call entered there; left alone",
-                             t.tid, f.entry_sp);
-                continue;
-            } else {
-                value = signed_for.insert_or_assign(spot.frame, **pair).first->second.value;
-            }
+            spdlog::warn("tid {}: a signed copy of the trampoline address at sp {:#x} was "
+                         "not signed by the call entered there; left alone",
+                         t.tid, f.entry_sp);
+            continue;
         }
         if (!write_return(*proc.mem, regs, spot, value)) continue;
         f.hijacked = false;
         t.unwind_restored.push_back({f.entry_sp, spot, value, spot.value});
         if (signs) ++counters_.signed_for_unwind;
     }
-    // The thread died while running the stub: its exit is dispatched next.
-    if (auto lost = signer.lost_status()) ready_stops_.emplace_back(t.tid, lost->raw());
 }
 
 } // namespace probed

@@ -1,5 +1,9 @@
 #include "daemon/return_signer.h"
 
+#include "daemon/proc_maps.h"
+
+#include <algorithm>
+
 namespace probed {
 
 namespace host = arch::host;
@@ -36,25 +40,127 @@ CopyForm copy_form_at(ProcessState& proc, const ShadowFrame& f, const ReturnSpot
     return copy_form(spot.value, f.trampoline, pac_mask, spot.in_register, signs, link);
 }
 
-Result<std::optional<arch::SignedPair>> ReturnSigner::sign(arch::PacKey first, uint64_t modifier,
-                                                           uint64_t value, uint64_t trampoline,
-                                                           uint64_t found) {
+namespace {
+
+arch::PacKey other_key(arch::PacKey key) {
+    return key == arch::PacKey::A ? arch::PacKey::B : arch::PacKey::A;
+}
+
+// How many table pairs fit between the stack pointer of `regs` and the start
+// of its mapping: a ptrace write does not grow a stack (GUP no longer
+// extends one since Linux 6.5), and a thread's stack has a guard page below.
+size_t table_room(pid_t tid, const host::Regs& regs) {
+    auto maps = read_proc_maps(tid);
+    if (!maps) return 0;
+    const uint64_t sp = host::stack_pointer_of(regs);
+    for (const MapEntry& m : *maps) {
+        if (!m.contains(sp - 1)) continue;
+        // The stub stores there; a ptrace write would also reach a read-only
+        // page, where the stub's store would fault.
+        if (!m.readable() || !m.writable()) return 0;
+        size_t pairs = host::kSignTableMaxPairs;
+        while (pairs > 0 && host::sign_table_address(regs, pairs) < m.start) --pairs;
+        return pairs;
+    }
+    return 0;
+}
+
+} // namespace
+
+Result<void> ReturnSigner::begin() {
+    if (code_) return {};
+    auto begun = InjectedCode::begin(target_, host::sign_stub_bytes());
+    if (!begun) return std::move(begun).error();
+    code_.emplace(std::move(*begun));
+    table_pairs_ = table_room(target_.tid, code_->saved_regs());
+    return {};
+}
+
+Result<std::vector<std::optional<arch::SignedPair>>> ReturnSigner::sign(
+    std::span<const SignRequest> requests) {
     if (lost_status()) return make_error(ErrorKind::ProcessGone, "thread exited");
-    if (!code_) {
-        auto begun = InjectedCode::begin(target_, host::sign_stub_bytes());
-        if (!begun) return std::move(begun).error();
-        code_.emplace(std::move(*begun));
+    std::vector<std::optional<arch::SignedPair>> out(requests.size());
+    if (requests.empty()) return out;
+    PROBED_TRY(begin());
+    // The requests still to sign with a key, and whether it is their second.
+    struct Try {
+        size_t request;
+        arch::PacKey key;
+        bool last;
+    };
+    std::vector<Try> todo;
+    for (size_t i = 0; i < requests.size(); ++i) todo.push_back({i, requests[i].first, false});
+    while (!todo.empty()) {
+        // One key at a time: a run signs with one.
+        const arch::PacKey key = todo.front().key;
+        std::vector<Try> now, later;
+        for (const Try& t : todo) (t.key == key ? now : later).push_back(t);
+        std::vector<arch::PacSignInput> inputs;
+        for (const Try& t : now) {
+            const SignRequest& r = requests[t.request];
+            inputs.push_back({r.modifier, r.value});
+            inputs.push_back({r.modifier, r.trampoline});
+        }
+        auto values = sign_values(key, inputs);
+        if (!values) return std::move(values).error();
+        for (size_t k = 0; k < now.size(); ++k) {
+            const arch::SignedPair pair{(*values)[2 * k], (*values)[2 * k + 1]};
+            // The proof: the check signed exactly as the copy found.
+            if (pair.check == requests[now[k].request].found) out[now[k].request] = pair;
+            else if (!now[k].last) later.push_back({now[k].request, other_key(key), true});
+        }
+        todo = std::move(later);
     }
-    const arch::PacKey other = first == arch::PacKey::A ? arch::PacKey::B : arch::PacKey::A;
-    for (arch::PacKey key : {first, other}) {
-        host::Regs regs = code_->saved_regs();
-        host::prepare_sign(regs, code_->address(), key, modifier, value, trampoline);
-        auto done = code_->run(regs, host::sign_stub_done_pc(code_->address(), key));
-        if (!done) return std::move(done).error();
-        arch::SignedPair pair = host::sign_result(*done);
-        if (pair.check == found) return std::optional<arch::SignedPair>(pair);
+    return out;
+}
+
+Result<std::vector<uint64_t>> ReturnSigner::sign_values(
+    arch::PacKey key, std::span<const arch::PacSignInput> inputs) {
+    std::vector<uint64_t> out;
+    out.reserve(inputs.size());
+    for (size_t at = 0; at < inputs.size();) {
+        if (table_pairs_ == 0) {
+            // No room below the stack pointer: a run per value.
+            auto one = sign_one(key, inputs[at++]);
+            if (!one) return std::move(one).error();
+            out.push_back(*one);
+            continue;
+        }
+        const size_t n = std::min(table_pairs_, inputs.size() - at);
+        auto chunk = sign_table(key, inputs.subspan(at, n));
+        if (!chunk) return std::move(chunk).error();
+        out.insert(out.end(), chunk->begin(), chunk->end());
+        at += n;
     }
-    return std::optional<arch::SignedPair>{};
+    return out;
+}
+
+Result<std::vector<uint64_t>> ReturnSigner::sign_table(
+    arch::PacKey key, std::span<const arch::PacSignInput> inputs) {
+    host::Regs regs = code_->saved_regs();
+    const uint64_t table = host::sign_table_address(regs, inputs.size());
+    std::vector<uint8_t> bytes = host::sign_table_bytes(inputs);
+    // Dead stack, but the program finds it as it left it.
+    std::vector<uint8_t> before(bytes.size());
+    PROBED_TRY(target_.mem->read(table, before));
+    PROBED_TRY(target_.mem->write(table, bytes));
+    host::prepare_sign_table(regs, code_->address(), key, table, inputs.size());
+    ++runs_;
+    auto done = code_->run(regs, host::sign_stub_done_pc(code_->address()));
+    if (!done) return std::move(done).error();
+    auto read = target_.mem->read(table, bytes);
+    (void)target_.mem->write(table, before);
+    PROBED_TRY(read);
+    return host::signed_table_values(bytes);
+}
+
+Result<uint64_t> ReturnSigner::sign_one(arch::PacKey key, arch::PacSignInput input) {
+    host::Regs regs = code_->saved_regs();
+    host::prepare_sign_one(regs, code_->address(), key, input);
+    ++runs_;
+    auto done = code_->run(regs, host::sign_stub_done_pc(code_->address()));
+    if (!done) return std::move(done).error();
+    return host::signed_one(*done);
 }
 
 } // namespace probed

@@ -8,7 +8,10 @@
 // One signer serves one thread: the keys are per thread (PR_PAC_RESET_KEYS
 // changes them for the caller only), so a frame's copy is signed on the
 // thread that owns the frame. The stub is written at the first call to
-// sign() and taken away, registers restored, when the signer goes.
+// sign() and taken away, registers restored, when the signer goes. Its
+// table goes below the thread's stack pointer, within the stack's mapping
+// (/proc/PID/maps, read at the first sign()), and the bytes found there are
+// put back after each run.
 #include "arch/host.h"
 #include "common/result.h"
 #include "daemon/copy_form.h"
@@ -18,6 +21,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <vector>
 
 namespace probed {
 
@@ -37,26 +42,51 @@ arch::LinkState link_state_at(ProcessState& proc, const arch::host::Regs& regs);
 CopyForm copy_form_at(ProcessState& proc, const ShadowFrame& f, const ReturnSpot& spot,
                       const arch::host::Regs& regs, uint64_t pac_mask);
 
+// One frame's signing: its true return address `value` and `trampoline`,
+// signed with key `first` and then, if the signed trampoline is not the
+// copy `found`, the other key; `modifier` the frame's entry sp.
+struct SignRequest {
+    arch::PacKey first = arch::PacKey::A;
+    uint64_t modifier = 0;
+    uint64_t value = 0;
+    uint64_t trampoline = 0;
+    uint64_t found = 0;
+};
+
 class ReturnSigner {
 public:
     explicit ReturnSigner(const InjectionTarget& target) : target_(target) {}
 
-    // The tracee signs `value` and `trampoline` with `modifier`, with `first`
-    // and then, if the signed trampoline is not the copy `found`, the other
-    // key. nullopt when neither key reproduces `found`: it was not signed by
-    // the frame's prologue, so the signed value would not authenticate
-    // there. An error when the stub could not be run.
-    Result<std::optional<arch::SignedPair>> sign(arch::PacKey first, uint64_t modifier,
-                                                 uint64_t value, uint64_t trampoline,
-                                                 uint64_t found);
+    // The tracee signs for every request, as many values per run of the stub
+    // as fit below the thread's stack pointer: by request, the pair whose
+    // check is `found`, or nullopt when neither key reproduces `found` (it
+    // was not signed by the frame's prologue, so the signed value would not
+    // authenticate there). An error when the stub could not be run: then
+    // nothing signed may be used.
+    Result<std::vector<std::optional<arch::SignedPair>>> sign(
+        std::span<const SignRequest> requests);
     // Set when the thread exited under us; the caller must dispatch it.
     std::optional<WaitStatus> lost_status() const {
         return code_ ? code_->lost_status() : std::nullopt;
     }
+    // How many times the stub ran.
+    uint64_t runs() const { return runs_; }
 
 private:
+    Result<void> begin();
+    // `inputs`' values signed with `key`, in order.
+    Result<std::vector<uint64_t>> sign_values(arch::PacKey key,
+                                              std::span<const arch::PacSignInput> inputs);
+    // One run over a table of `inputs` below the thread's stack pointer.
+    Result<std::vector<uint64_t>> sign_table(arch::PacKey key,
+                                             std::span<const arch::PacSignInput> inputs);
+    // One run for one value in registers.
+    Result<uint64_t> sign_one(arch::PacKey key, arch::PacSignInput input);
+
     InjectionTarget target_;
     std::optional<InjectedCode> code_; // written at the first sign()
+    size_t table_pairs_ = 0;           // how many pairs fit below the stack pointer
+    uint64_t runs_ = 0;
 };
 
 } // namespace probed

@@ -5,6 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
+#include <utility>
+
 namespace probed {
 
 namespace host = arch::host;
@@ -13,32 +16,25 @@ namespace {
 
 // Why one frame's copies were not all re-signed, or nullopt when they were;
 // `signed_any` says whether one was signed (an ambiguous copy the check
-// shows plain gets the plain true address).
-std::optional<std::string> resign_frame(ReturnSigner& signer, MemoryAccess& mem,
-                                        host::Regs& regs, const ShadowFrame& f, arch::PacKey key,
+// shows plain gets the plain true address). `pairs` by copy: what the
+// tracee's signing gave for its word.
+std::optional<std::string> resign_frame(MemoryAccess& mem, host::Regs& regs, const ShadowFrame& f,
                                         std::span<const ReturnSpot* const> copies,
+                                        std::span<const std::optional<arch::SignedPair>* const> pairs,
                                         bool& signed_any) {
-    std::optional<arch::SignedPair> known; // one run serves equal copies
-    for (const ReturnSpot* spot : copies) {
+    for (size_t k = 0; k < copies.size(); ++k) {
+        const ReturnSpot* spot = copies[k];
+        const std::optional<arch::SignedPair>& pair = *pairs[k];
         // The signed value may read as the plain one too (a code of 0).
         uint64_t value = 0;
         bool signs = true;
-        if (known && known->check == spot->value) {
-            value = known->value;
+        if (pair) {
+            value = pair->value;
+        } else if (spot->value == f.trampoline) {
+            value = f.return_address; // plain after all: no prologue made it
+            signs = false;
         } else {
-            // The modifier paciasp used: sp at the function's first
-            // instruction, the frame's entry sp (arm64_return_signing.h).
-            auto pair = signer.sign(key, f.entry_sp, f.return_address, f.trampoline, spot->value);
-            if (!pair) return "the signing stub did not run: " + pair.error().message;
-            if (*pair) {
-                known = *pair;
-                value = known->value;
-            } else if (spot->value == f.trampoline) {
-                value = f.return_address; // plain after all: no prologue made it
-                signs = false;
-            } else {
-                return "the copy was not signed with this frame's key and entry sp";
-            }
+            return "the copy was not signed with this frame's key and entry sp";
         }
         if (auto w = write_return(mem, regs, *spot, value); !w)
             return "writing it: " + w.error().message;
@@ -79,9 +75,13 @@ SignedRelease release_signed_calls(ReturnSigner& signer, MemoryAccess& mem, pid_
         // The plain copies hold the true address already.
         if (form != CopyForm::Plain) copies[spot.frame].push_back(&spot);
     }
+    // One request per frame and word found: one signing serves equal
+    // copies, and the tracee signs them all in as few runs as it can.
+    std::vector<SignRequest> requests;
+    std::map<std::pair<size_t, uint64_t>, size_t> request_of;
     for (size_t i = frames.size(); i-- > 0;) {
-        if (copies[i].empty()) continue;
         const ShadowFrame& f = frames[i];
+        if (copies[i].empty()) continue;
         out.pending[i] = true;
         if (f.return_address == f.trampoline) {
             // Its true return address is lost: there is nothing to sign,
@@ -91,9 +91,27 @@ SignedRelease release_signed_calls(ReturnSigner& signer, MemoryAccess& mem, pid_
             continue;
         }
         if (!keys[i]) keys[i] = key_of(f);
+        // The modifier paciasp used: sp at the function's first
+        // instruction, the frame's entry sp (arm64_return_signing.h).
+        for (const ReturnSpot* spot : copies[i])
+            if (request_of.try_emplace({i, spot->value}, requests.size()).second)
+                requests.push_back({keys[i].value_or(arch::PacKey::A), f.entry_sp,
+                                    f.return_address, f.trampoline, spot->value});
+    }
+    auto pairs = signer.sign(requests);
+    for (size_t i = frames.size(); i-- > 0;) {
+        const ShadowFrame& f = frames[i];
+        if (copies[i].empty() || f.return_address == f.trampoline) continue;
+        std::optional<std::string> failed;
         bool signed_any = false;
-        auto failed = resign_frame(signer, mem, regs, f, keys[i].value_or(arch::PacKey::A),
-                                   copies[i], signed_any);
+        if (!pairs) {
+            failed = "the signing stub did not run: " + pairs.error().message;
+        } else {
+            std::vector<const std::optional<arch::SignedPair>*> by_copy;
+            for (const ReturnSpot* spot : copies[i])
+                by_copy.push_back(&(*pairs)[request_of.at({i, spot->value})]);
+            failed = resign_frame(mem, regs, f, copies[i], by_copy, signed_any);
+        }
         if (!failed) {
             out.resigned += signed_any;
             for (const ReturnSpot* spot : copies[i])

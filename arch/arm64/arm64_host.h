@@ -124,8 +124,10 @@ constexpr bool kDetachedReturnsNeeded = true;
 // detached_return_stub, detached_return_table and
 // detached_table_after_stub come from arm64_detached_return.h.
 // While the program's unwinder walks, the tracee signs the true return
-// address for such a copy: kEntrySigningBytes, return_signing_key,
-// sign_stub_bytes, sign_stub_done_pc, prepare_sign and sign_result come from
+// address for such a copy: kEntrySigningBytes, return_signing_key, the
+// stub (sign_stub_bytes, sign_stub_done_pc), its table (kSignTableMaxPairs,
+// sign_table_bytes, signed_table_values, sign_table_address) and runs
+// (prepare_sign_table, prepare_sign_one, signed_one) come from
 // arm64_return_signing.h.
 // A hijacked x30 that reads as the plain trampoline address (its
 // authentication code may be 0) is judged by the code ahead:

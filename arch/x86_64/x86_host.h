@@ -110,9 +110,14 @@ inline std::vector<uint8_t> detached_return_table(std::span<const DetachedReturn
 constexpr size_t kEntrySigningBytes = 0;
 inline std::optional<PacKey> return_signing_key(std::span<const uint8_t>) { return std::nullopt; }
 inline std::vector<uint8_t> sign_stub_bytes() { return {}; }
-inline uint64_t sign_stub_done_pc(uint64_t stub, PacKey) { return stub; }
-inline void prepare_sign(Regs&, uint64_t, PacKey, uint64_t, uint64_t, uint64_t) {}
-inline SignedPair sign_result(const Regs&) { return {}; }
+inline uint64_t sign_stub_done_pc(uint64_t stub) { return stub; }
+constexpr size_t kSignTableMaxPairs = 0;
+inline std::vector<uint8_t> sign_table_bytes(std::span<const PacSignInput>) { return {}; }
+inline std::vector<uint64_t> signed_table_values(std::span<const uint8_t>) { return {}; }
+inline uint64_t sign_table_address(const Regs& regs, size_t) { return regs.rsp; }
+inline void prepare_sign_table(Regs&, uint64_t, PacKey, uint64_t, size_t) {}
+inline void prepare_sign_one(Regs&, uint64_t, PacKey, PacSignInput) {}
+inline uint64_t signed_one(const Regs&) { return 0; }
 inline LinkState link_register_state(uint64_t, const CodeWordReader&) { return LinkState::Unknown; }
 // return_at_entry (x86_machine.h): the caller's registers as `ret` at a
 // function's first instruction would leave them.

@@ -379,14 +379,18 @@ TEST_CASE("pointer authentication: the signing stub signs as the prologue does")
         regs.x[30] = trampoline;
         const uint64_t prologue_trampoline = run_at_fn({prologue, kBreakpointWord}, regs).x[30];
 
-        Regs s = *initial;
-        prepare_sign(s, stub, key, entry_sp, ret, trampoline);
-        REQUIRE(set_regs(child.pid(), s).ok());
-        CHECK(child.run(PTRACE_CONT) == TRAP_BRKPT);
-        Result<Regs> done = get_regs(child.pid());
-        REQUIRE(done.ok());
-        CHECK(done->pc == sign_stub_done_pc(stub, key));
-        const SignedPair pair = sign_result(*done);
+        // One value per run, in registers.
+        auto sign_one = [&](uint64_t value) {
+            Regs s = *initial;
+            prepare_sign_one(s, stub, key, {entry_sp, value});
+            REQUIRE(set_regs(child.pid(), s).ok());
+            CHECK(child.run(PTRACE_CONT) == TRAP_BRKPT);
+            Result<Regs> done = get_regs(child.pid());
+            REQUIRE(done.ok());
+            CHECK(done->pc == sign_stub_done_pc(stub));
+            return signed_one(*done);
+        };
+        const SignedPair pair{sign_one(ret), sign_one(trampoline)};
         CHECK(pair.value == prologue_ret);
         CHECK(pair.check == prologue_trampoline);
         if (*mask != 0) {
@@ -405,4 +409,98 @@ TEST_CASE("pointer authentication: the signing stub signs as the prologue does")
         by_key.push_back(pair);
     }
     if (*mask != 0) CHECK(by_key[0].value != by_key[1].value); // the keys differ
+}
+
+TEST_CASE("pointer authentication: one run over a table signs as a run per value does") {
+    // The batched signing (arm64_return_signing.h): frames with their own
+    // entry sps, a table of {modifier, value} pairs below the thread's sp,
+    // one run per key. Each value must come out as the single-value run and
+    // the function's own prologue sign it, and nothing but the table's
+    // values may be written.
+    TracedChild child;
+    const uint64_t fn = child.base() + kCodeOff;
+    const uint64_t stub = child.base() + kSlotOff;
+    const uint64_t trampoline = child.base() + 0x600;
+    child.poke_code(kSlotOff, sign_stub_bytes());
+    Result<uint64_t> mask = get_pac_code_mask(child.pid());
+    REQUIRE(mask.ok());
+    Result<Regs> initial = get_regs(child.pid());
+    REQUIRE(initial.ok());
+    initial->pstate &= ~kBtypeMask;
+    // The table goes below, above the stub; the pattern around it ends
+    // below the code.
+    initial->sp = child.base() + kCodeOff - 0x40;
+
+    constexpr size_t kFrames = 10;
+    std::vector<PacSignInput> inputs; // {entry sp, return address}, {entry sp, trampoline}
+    for (size_t i = 0; i < kFrames; ++i) {
+        const uint64_t entry_sp = child.base() + kStackOff - 0x20 * i;
+        inputs.push_back({entry_sp, child.base() + 0x48c + 8 * i});
+        inputs.push_back({entry_sp, trampoline});
+    }
+    const uint64_t table = sign_table_address(*initial, inputs.size());
+    REQUIRE(table >= stub + sign_stub_bytes().size());
+    const size_t table_off = table - child.base();
+    const size_t table_bytes = inputs.size() * kSignPairBytes;
+
+    for (PacKey key : {PacKey::A, PacKey::B}) {
+        CAPTURE(key == PacKey::A ? "A" : "B");
+        // A run per value, in registers.
+        std::vector<uint64_t> single;
+        for (const PacSignInput& in : inputs) {
+            Regs s = *initial;
+            prepare_sign_one(s, stub, key, in);
+            REQUIRE(set_regs(child.pid(), s).ok());
+            CHECK(child.run(PTRACE_CONT) == TRAP_BRKPT);
+            Result<Regs> done = get_regs(child.pid());
+            REQUIRE(done.ok());
+            single.push_back(signed_one(*done));
+        }
+
+        // One run over the table; the bytes around it hold a pattern.
+        std::memset(child.page() + table_off - 0x40, 0xa5, table_bytes + 0x80);
+        const std::vector<uint8_t> bytes = sign_table_bytes(inputs);
+        std::memcpy(child.page() + table_off, bytes.data(), bytes.size());
+        Regs s = *initial;
+        prepare_sign_table(s, stub, key, table, inputs.size());
+        REQUIRE(set_regs(child.pid(), s).ok());
+        CHECK(child.run(PTRACE_CONT) == TRAP_BRKPT);
+        Result<Regs> done = get_regs(child.pid());
+        REQUIRE(done.ok());
+        CHECK(done->pc == sign_stub_done_pc(stub));
+        CHECK(done->sp == initial->sp);
+        const std::vector<uint8_t> after(child.page() + table_off,
+                                         child.page() + table_off + table_bytes);
+        const std::vector<uint64_t> batched = signed_table_values(after);
+        CHECK(batched == single);
+        for (size_t k = 0; k < inputs.size(); ++k) {
+            CAPTURE(k);
+            // The modifiers stay as they were.
+            CHECK(std::memcmp(after.data() + k * kSignPairBytes,
+                              bytes.data() + k * kSignPairBytes, 8) == 0);
+            if (*mask != 0) CHECK((batched[k] & ~*mask) == inputs[k].value);
+            else CHECK(batched[k] == inputs[k].value); // hint-space: nops without FEAT_PAuth
+        }
+        for (size_t off = 0; off < 0x40; ++off) {
+            CHECK(child.page()[table_off - 0x40 + off] == 0xa5);
+            CHECK(child.page()[table_off + table_bytes + off] == 0xa5);
+        }
+
+        // And as the function's own prologue signs them, at its entry sp.
+        const uint32_t prologue = key == PacKey::A ? 0xd503233f  // paciasp
+                                                   : 0xd503237f; // pacibsp
+        child.poke_code(kCodeOff, to_bytes({prologue, kBreakpointWord}));
+        for (size_t k = 0; k < inputs.size(); ++k) {
+            CAPTURE(k);
+            Regs regs = *initial;
+            regs.x[30] = inputs[k].value;
+            regs.pc = fn;
+            regs.sp = inputs[k].modifier;
+            REQUIRE(set_regs(child.pid(), regs).ok());
+            CHECK(child.run(PTRACE_CONT) == TRAP_BRKPT);
+            Result<Regs> after_prologue = get_regs(child.pid());
+            REQUIRE(after_prologue.ok());
+            CHECK(after_prologue->x[30] == batched[k]);
+        }
+    }
 }
