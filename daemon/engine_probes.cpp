@@ -122,20 +122,24 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
         }
         if (scope && scope->lost_status()) deferred = std::optional<WaitStatus>(*scope->lost_status());
     }
+    // The page is set up while the thread is still held: once it runs, it
+    // may exec, and the page is gone with the old image.
+    Result<void> setup;
+    if (page != 0) {
+        proc.slots->add_page(page);
+        if (!proc.trampolines.any()) {
+            // The return trampoline: a breakpoint in the first slot of our first page.
+            proc.slots->reserve(page);
+            setup = proc.mem->write(page, host::trampoline_bytes());
+            if (setup) proc.trampolines.set_generic(page);
+        }
+    }
     const pid_t pid = proc.pid;
     if (!was_held || *deferred) release_thread(proc, tid, *deferred);
     // Letting go may have handled the process's end: `proc` is gone then.
     if (!find_process(pid)) return make_error(ErrorKind::ProcessGone, "process exited");
     if (page == 0) return failure;
-
-    proc.slots->add_page(page);
-    if (!proc.trampolines.any()) {
-        // The return trampoline: a breakpoint in the first slot of our first page.
-        proc.slots->reserve(page);
-        auto trap = host::trampoline_bytes();
-        PROBED_TRY(proc.mem->write(page, trap));
-        proc.trampolines.set_generic(page);
-    }
+    if (!setup) return std::move(setup).error();
     spdlog::debug("pid {}: mapped slot page at {:#x} near {:#x}", proc.pid, page, near);
     return page;
 }
