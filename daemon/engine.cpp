@@ -269,6 +269,57 @@ Result<void> Engine::resume(pid_t pid) {
     return {};
 }
 
+Result<void> Engine::seize_every_thread(ProcessState& p,
+                                        std::vector<std::pair<pid_t, std::optional<WaitStatus>>>& held) {
+    const pid_t pid = p.pid;
+    // A clone that began before its caller was seized makes an untraced
+    // thread, which shows in /proc/PID/task only once the clone is well
+    // under way, possibly after our last look. Such a thread would run
+    // into our first breakpoint with nobody to catch the trap: the program
+    // dies of SIGTRAP. So every seized thread is stopped (its system call,
+    // clone included, finished: a stop happens on the way back to user
+    // space) and the task list read again; threads found then are seized
+    // and stopped in turn (they may have been cloning too), until a look
+    // taken with every thread held finds none. Clones begun after their
+    // caller was seized are traced by the kernel (PTRACE_O_TRACECLONE).
+    while (true) {
+        std::vector<pid_t> fresh;
+        // Threads created while we seize are picked up by a later pass.
+        for (int pass = 0; pass < 100; ++pass) {
+            bool added = false;
+            for (pid_t tid : list_tasks(pid)) {
+                if (p.threads.count(tid)) continue;
+                if (ptrace(PTRACE_SEIZE, tid, nullptr, kTraceOptions) != 0) {
+                    const int err = errno;
+                    if (err == ESRCH) continue; // exited meanwhile
+                    // Made by a thread seized already: its first stop (or
+                    // its creator's clone event) brings it in.
+                    if (err == EPERM && tid != pid && seized_already_or_gone(tid)) continue;
+                    errno = err;
+                    return Error::from_errno("PTRACE_SEIZE pid " + std::to_string(tid));
+                }
+                add_thread(p, tid, false);
+                fresh.push_back(tid);
+                added = true;
+            }
+            if (!added) break;
+        }
+        if (fresh.empty()) return {};
+        for (pid_t tid : fresh) {
+            auto t = p.threads.find(tid);
+            if (t == p.threads.end()) continue; // an exec by another thread ended it
+            // Events (clone, exec) are not handled yet: the process is not
+            // set up. A clone's child is traced and waits for its event.
+            auto stop = stop_thread(p, t->second, false);
+            if (!find_process(pid)) return make_error(ErrorKind::ProcessGone, "process exited");
+            if (stop) held.emplace_back(tid, *stop);
+            // ESRCH: it is exiting; its end is reported to pump() later.
+            else if (p.threads.count(tid) && stop.error().sys_errno != ESRCH)
+                return std::move(stop).error();
+        }
+    }
+}
+
 Result<void> Engine::attach(pid_t pid) {
     if (pid <= 0) return make_error(ErrorKind::InvalidArgument, "invalid pid " + std::to_string(pid));
     if (procs_.count(pid)) return make_error(ErrorKind::InvalidArgument,
@@ -292,42 +343,26 @@ Result<void> Engine::attach(pid_t pid) {
     procs_[pid] = std::move(proc);
 
     auto undo = [&](Error e) -> Result<void> {
+        if (!find_process(pid)) return e; // it ended while being stopped: forgotten already
         for (auto& [tid, t] : p.threads) ptrace(PTRACE_DETACH, tid, nullptr, nullptr);
         for (auto& [tid, t] : p.threads) tid_owner_.erase(tid);
         procs_.erase(pid);
         return e;
     };
-    // Threads created while we attach are picked up by a later pass (those
-    // made by already-seized threads arrive through PTRACE_EVENT_CLONE).
-    for (int pass = 0; pass < 100; ++pass) {
-        bool added = false;
-        for (pid_t tid : list_tasks(pid)) {
-            if (p.threads.count(tid)) continue;
-            if (ptrace(PTRACE_SEIZE, tid, nullptr, kTraceOptions) != 0) {
-                const int err = errno;
-                if (err == ESRCH) continue; // exited meanwhile
-                // Made by a thread seized already: its first stop (or its
-                // creator's clone event) brings it in.
-                if (err == EPERM && tid != pid && seized_already_or_gone(tid)) continue;
-                errno = err;
-                return undo(Error::from_errno("PTRACE_SEIZE pid " + std::to_string(tid)));
-            }
-            add_thread(p, tid, false);
-            added = true;
-        }
-        if (!added) break;
-    }
-    if (p.threads.empty()) return undo(make_error(ErrorKind::ProcessGone, "process exited"));
-    // The image is read with the leader stopped: a process still inside
+    std::vector<std::pair<pid_t, std::optional<WaitStatus>>> held;
+    auto seized = seize_every_thread(p, held);
+    // The image is read with the threads stopped: a process still inside
     // execve (just started by its parent, whose fork returned at the
     // exec's point of no return) has no entry point in its auxv yet, and
     // its first stop comes once the new image is set up.
-    auto leader = p.threads.find(pid);
-    if (leader == p.threads.end()) return undo(make_error(ErrorKind::ProcessGone, "process exited"));
-    auto held = stop_thread(p, leader->second, false);
-    if (!held) return undo(std::move(held).error());
-    auto image = init_process(p);
-    release_thread(p, pid, *held);
+    auto image = seized ? init_process(p) : Result<void>{};
+    for (auto& [tid, deferred] : held) {
+        if (!find_process(pid)) break;
+        release_thread(p, tid, deferred);
+    }
+    if (!seized) return undo(std::move(seized).error());
+    if (!find_process(pid)) return make_error(ErrorKind::ProcessGone, "process exited");
+    if (p.threads.empty()) return undo(make_error(ErrorKind::ProcessGone, "process exited"));
     if (!image) return undo(std::move(image).error());
 
     auto page = map_page_near(p, p.entry_point);

@@ -169,6 +169,12 @@ private:
     ProcessState* find_process(pid_t pid);
     ProcessState* owner_of(pid_t tid);
     Result<void> init_process(ProcessState& proc);
+    // Seizes every thread of `p` and stops each once, so that no thread
+    // creation begun before its creator was seized is still under way;
+    // `held` gets each stopped thread with the stop to dispatch when it is
+    // let go (release_thread).
+    Result<void> seize_every_thread(ProcessState& p,
+                                    std::vector<std::pair<pid_t, std::optional<WaitStatus>>>& held);
     void forget_process(pid_t pid, int status);
     void add_thread(ProcessState& proc, pid_t tid, bool expect_initial_stop);
     void remove_thread(ProcessState& proc, pid_t tid);

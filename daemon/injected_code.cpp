@@ -10,6 +10,10 @@ namespace probed {
 
 namespace host = arch::host;
 
+namespace {
+constexpr uint64_t kSigtrapBit = 1ull << (SIGTRAP - 1);
+} // namespace
+
 Result<InjectedCode> InjectedCode::begin(ProcessState& proc, ThreadState& thread,
                                          const std::vector<uint8_t>& code) {
     return begin(InjectionTarget{proc.mem.get(), proc.entry_point, thread.tid,
@@ -25,6 +29,17 @@ Result<InjectedCode> InjectedCode::begin(const InjectionTarget& target,
     ic.saved_regs_ = *regs;
     ic.saved_code_.resize(code.size());
     PROBED_TRY(target.mem->read(target.code_at, ic.saved_code_));
+    // Our code ends in a trap. With SIGTRAP blocked (pthread_create runs
+    // clone with every signal blocked) the kernel's force_sig would reset
+    // the program's SIGTRAP handler to SIG_DFL and unblock SIGTRAP for good:
+    // unblock it ourselves for the run and put the mask back after.
+    uint64_t mask = 0;
+    if (ptrace(PTRACE_GETSIGMASK, target.tid, sizeof mask, &mask) == 0 &&
+        (mask & kSigtrapBit) != 0) {
+        const uint64_t open = mask & ~kSigtrapBit;
+        if (ptrace(PTRACE_SETSIGMASK, target.tid, sizeof open, &open) == 0)
+            ic.blocked_mask_ = mask;
+    }
     PROBED_TRY(target.mem->write(target.code_at, code));
     ic.active_ = true;
     return ic;
@@ -32,11 +47,14 @@ Result<InjectedCode> InjectedCode::begin(const InjectionTarget& target,
 
 InjectedCode::InjectedCode(InjectedCode&& o) noexcept
     : target_(o.target_), saved_regs_(o.saved_regs_), saved_code_(std::move(o.saved_code_)),
-      active_(o.active_), lost_(o.lost_) {
+      active_(o.active_), lost_(o.lost_), blocked_mask_(o.blocked_mask_) {
     o.active_ = false;
+    o.blocked_mask_.reset();
 }
 
 InjectedCode::~InjectedCode() {
+    if (blocked_mask_ && !lost_)
+        (void)ptrace(PTRACE_SETSIGMASK, target_.tid, sizeof *blocked_mask_, &*blocked_mask_);
     if (!active_ || lost_) return;
     // Failures here mean the process died; nothing left to restore.
     (void)target_.mem->write(target_.code_at, saved_code_);

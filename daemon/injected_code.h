@@ -58,6 +58,9 @@ private:
     std::vector<uint8_t> saved_code_;
     bool active_ = false;
     std::optional<WaitStatus> lost_;
+    // The thread's signal mask when it blocked SIGTRAP, put back at the
+    // end (see begin()).
+    std::optional<uint64_t> blocked_mask_;
 };
 
 } // namespace probed

@@ -17,6 +17,9 @@
 
 NOINLINE long work(long a, long b) { return a * 3 + b; }
 
+// The program's own SIGTRAP handler in 'spawnloop' mode (never called).
+static void on_spawnloop_trap(int sig) { (void)sig; }
+
 // A status code with a known pattern: -9, -6, -3, 0, 3, 6, 9, repeating.
 NOINLINE long status_of(long i) { return (i % 7) * 3 - 9; }
 
@@ -364,16 +367,29 @@ int main(int argc, char** argv) {
         printf("execchain done\n");
     } else if (!strcmp(mode, "spawnloop")) {
         // Starts and joins n short threads one after another: its main
-        // thread spends much of its time inside clone (the clone event stop).
-        long bad = 0;
+        // thread spends much of its time inside clone (the clone event stop),
+        // with every signal blocked. Its SIGTRAP handler must stay its own
+        // (a trap of a tracer's with SIGTRAP blocked makes the kernel reset
+        // it to SIG_DFL): each loss is counted and the handler put back.
+        struct sigaction keep;
+        memset(&keep, 0, sizeof keep);
+        keep.sa_handler = on_spawnloop_trap;
+        sigaction(SIGTRAP, &keep, NULL);
+        long bad = 0, handler_lost = 0;
         for (long i = 0; i < n; ++i) {
             pthread_t th;
             struct thread_arg arg = {i, 1, 0};
             if (pthread_create(&th, NULL, thread_main, &arg) != 0) return 4;
             pthread_join(th, NULL);
             bad += arg.bad;
+            struct sigaction now;
+            sigaction(SIGTRAP, NULL, &now);
+            if (now.sa_handler != on_spawnloop_trap) {
+                ++handler_lost;
+                sigaction(SIGTRAP, &keep, NULL);
+            }
         }
-        printf("spawnloop %ld bad %ld\n", n, bad);
+        printf("spawnloop %ld bad %ld sigtrap handler lost %ld\n", n, bad, handler_lost);
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;
