@@ -87,9 +87,9 @@ struct PacSignInput {
 // (arch/arm64/arm64_link_state.h): Signed if it authenticates the register
 // before returning through it, Plain if it returns through it as it is.
 enum class LinkState : uint8_t { Plain, Signed, Unknown };
-// The instruction word at an address, as the program sees it (our
+// The 4 bytes of code at an address, as the program sees them (our
 // breakpoints hidden); nullopt where nothing can be read.
-using CodeWordReader = std::function<std::optional<uint32_t>(uint64_t address)>;
+using CodeWordReader = std::function<std::optional<std::array<uint8_t, 4>>(uint64_t address)>;
 
 // Entry stubs (arch/x86_64/x86_entry_stub.h; docs/hit_cost.md): the
 // tracee replaces a call's return address itself. Where things are in a

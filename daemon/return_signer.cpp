@@ -22,10 +22,9 @@ arch::PacKey signing_key_at(ProcessState& proc, uint64_t site) {
 arch::LinkState link_state_at(ProcessState& proc, const host::Regs& regs) {
     return host::link_register_state(host::pc_of(regs), [&proc](uint64_t address) {
         std::array<uint8_t, 4> word{};
-        if (!proc.mem->read(address, word)) return std::optional<uint32_t>();
+        if (!proc.mem->read(address, word)) return std::optional<std::array<uint8_t, 4>>();
         proc.breakpoints->hide(address, word);
-        return std::optional<uint32_t>(uint32_t{word[0]} | uint32_t{word[1]} << 8 |
-                                       uint32_t{word[2]} << 16 | uint32_t{word[3]} << 24);
+        return std::optional<std::array<uint8_t, 4>>(word);
     });
 }
 

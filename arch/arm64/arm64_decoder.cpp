@@ -16,11 +16,6 @@ namespace probed::arch::arm64 {
 
 namespace {
 
-uint32_t load_word(std::span<const uint8_t> code, size_t at) {
-    return uint32_t{code[at]} | uint32_t{code[at + 1]} << 8 | uint32_t{code[at + 2]} << 16 |
-           uint32_t{code[at + 3]} << 24;
-}
-
 void reject(DecodedInsn& d, std::string why) {
     d.strategy = Strategy::Reject;
     d.reject_reason = std::move(why);
@@ -197,7 +192,7 @@ bool classify_general(const cs_insn* insn, DecodedInsn& d) {
 uint64_t exclusive_window_start(std::span<const uint8_t> preceding, uint64_t address) {
     const size_t words = preceding.size() / kInsnSize;
     for (size_t i = 1; i <= words && i <= kExclusiveScanWords; ++i) {
-        const uint32_t w = load_word(preceding, preceding.size() - i * kInsnSize);
+        const uint32_t w = load_le32(preceding, preceding.size() - i * kInsnSize);
         if (is_store_exclusive(w))
             return 0;
         if (is_load_exclusive(w))
@@ -221,7 +216,7 @@ Result<DecodedInsn> decode(std::span<const uint8_t> code, uint64_t address,
 
     DecodedInsn d;
     d.address = address;
-    d.word = load_word(code, 0);
+    d.word = load_le32(code, 0);
     d.length = kInsnSize;
     const uint32_t w = d.word;
 

@@ -3,8 +3,10 @@
 // Encoding"): field extraction, the few masks the decoder checks Capstone's
 // answer against, and the encoders the slot builder and machine need. Every
 // A64 instruction is one little-endian 32-bit word.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 namespace probed::arch::arm64 {
@@ -188,6 +190,10 @@ constexpr uint32_t encode_hint(uint32_t n) {
 }
 
 // Instructions are little-endian in memory whatever the data endianness.
+inline uint32_t load_le32(std::span<const uint8_t> code, size_t at) {
+    return uint32_t{code[at]} | uint32_t{code[at + 1]} << 8 | uint32_t{code[at + 2]} << 16 |
+           uint32_t{code[at + 3]} << 24;
+}
 inline void append_le32(std::vector<uint8_t>& code, uint32_t w) {
     for (int i = 0; i < 4; ++i)
         code.push_back(static_cast<uint8_t>(w >> (8 * i)));

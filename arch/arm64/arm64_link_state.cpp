@@ -97,9 +97,9 @@ LinkState link_register_state(uint64_t pc, const CodeWordReader& read_word) {
         // conditional branch leaves its target for later.
         while (budget > 0 && seen.insert(at).second) {
             --budget;
-            const std::optional<uint32_t> word = read_word(at);
-            if (!word) break;
-            const Decoded d = decode_step(*word, at);
+            const auto bytes = read_word(at);
+            if (!bytes) break;
+            const Decoded d = decode_step(load_le32(*bytes, 0), at);
             if (d.step == Step::Plain) plain = true;
             if (d.step == Step::Signed) signed_ = true;
             if (d.step == Step::Plain || d.step == Step::Signed || d.step == Step::Silent) break;

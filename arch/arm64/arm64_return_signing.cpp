@@ -22,13 +22,6 @@ constexpr uint64_t kTableEntry = 0x00;
 constexpr uint64_t kOneEntry = 0x04;
 constexpr uint64_t kDone = 0x24;
 
-uint32_t word_at(std::span<const uint8_t> code, size_t offset) {
-    uint32_t w = 0;
-    for (size_t i = 0; i < kInsnSize; ++i)
-        w |= uint32_t{code[offset + i]} << (8 * i);
-    return w;
-}
-
 uint64_t u64_at(std::span<const uint8_t> bytes, size_t offset) {
     uint64_t v = 0;
     for (size_t i = 0; i < 8; ++i)
@@ -63,10 +56,10 @@ void start_at(Regs& regs, uint64_t pc, PacKey key) {
 
 std::optional<PacKey> return_signing_key(std::span<const uint8_t> entry_code) {
     if (entry_code.size() < kInsnSize) return std::nullopt;
-    const uint32_t first = word_at(entry_code, 0);
+    const uint32_t first = load_le32(entry_code, 0);
     if (auto key = key_of(first)) return key;
     if (is_landing_pad(first) && entry_code.size() >= 2 * kInsnSize)
-        return key_of(word_at(entry_code, kInsnSize));
+        return key_of(load_le32(entry_code, kInsnSize));
     return std::nullopt;
 }
 

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <map>
@@ -27,10 +28,13 @@ public:
         }
     }
     LinkState at(uint64_t pc) const {
-        return link_register_state(pc, [this](uint64_t a) -> std::optional<uint32_t> {
+        return link_register_state(pc, [this](uint64_t a) -> std::optional<std::array<uint8_t, 4>> {
             auto it = words_.find(a);
             if (it == words_.end()) return std::nullopt;
-            return it->second;
+            const uint32_t w = it->second;
+            return std::array<uint8_t, 4>{static_cast<uint8_t>(w), static_cast<uint8_t>(w >> 8),
+                                          static_cast<uint8_t>(w >> 16),
+                                          static_cast<uint8_t>(w >> 24)};
         });
     }
 
