@@ -255,6 +255,9 @@ Result<pid_t> Engine::spawn(const std::vector<std::string>& argv, const SpawnOpt
 
     auto page = map_page_near(p, p.entry_point);
     if (!page) return fail(std::move(page).error());
+    // A SIGTRAP ignored by whoever started us stays ignored in the program.
+    if (!keep_sigtrap_at_rest(p, p.threads.at(pid)))
+        return fail(make_error(ErrorKind::ProcessGone, argv[0] + " died before main"));
     spdlog::info("spawned {} as pid {} (held before main)", argv[0], pid);
     return pid;
 }
@@ -356,6 +359,16 @@ Result<void> Engine::attach(pid_t pid) {
     // exec's point of no return) has no entry point in its auxv yet, and
     // its first stop comes once the new image is set up.
     auto image = seized ? init_process(p) : Result<void>{};
+    if (seized && image) {
+        // The program's SIGTRAP action, read before any trap of ours, on a
+        // thread held at our interrupt (not inside a system call's event).
+        // A thread lost meanwhile has its end dispatched by pump().
+        for (auto& [tid, deferred] : held) {
+            if (deferred) continue;
+            (void)keep_sigtrap_at_rest(p, p.threads.at(tid));
+            break;
+        }
+    }
     for (auto& [tid, deferred] : held) {
         if (!find_process(pid)) break;
         release_thread(p, tid, deferred);

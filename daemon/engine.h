@@ -104,6 +104,11 @@ struct EngineCounters {
     // Runs of the signing stub (each a resume and a stop of the thread) for
     // the unwinder, a detach and fork children: what the signing costs.
     uint64_t signing_stub_runs = 0;
+    // The program's SIGTRAP action read by an injected rt_sigaction, and
+    // written back after a trap of ours made the kernel reset it
+    // (daemon/sigtrap_disposition.h).
+    uint64_t sigtrap_reads = 0;
+    uint64_t sigtrap_restores = 0;
 };
 
 // A stub that misses on more than half its calls (a function called from
@@ -311,6 +316,20 @@ private:
     // The stack at an entry hit (capture.stack); null if it cannot be unwound.
     std::shared_ptr<const StackTrace> capture_stack(ProcessState& proc, ThreadState& t,
                                                     const arch::host::Regs& regs);
+
+    // the program's SIGTRAP action (engine_sigtrap.cpp). Each returns
+    // false when the thread was lost under injected code (its end is
+    // dispatched next).
+    // At a trap of ours, before the thread runs again.
+    bool keep_sigtrap_at_trap(ProcessState& proc, ThreadState& t);
+    // At a stop no trap of ours caused, with `t` held where code can run.
+    bool keep_sigtrap_at_rest(ProcessState& proc, ThreadState& t);
+    bool read_sigtrap_action(ProcessState& proc, ThreadState& t);
+    // Sets the kept action from a copy written at `from` (readable by the
+    // tracee); for SIG_IGN, as the scope's last call.
+    bool write_sigtrap_action(ProcessState& proc, RemoteSyscall& scope, uint64_t from);
+    // The scope's last call, on `t`.
+    void restore_sigtrap_at_detach(ProcessState& proc, ThreadState& t, RemoteSyscall& scope);
 
     // holding threads (engine_detach.cpp)
     // Stops `tid` (if running) and returns a stop that must be dispatched

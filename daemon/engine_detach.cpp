@@ -381,6 +381,8 @@ Result<void> Engine::detach(pid_t pid) {
                 auto r = scope->call(SYS_munmap, {page, 4096});
                 if (!r || *r != 0) spdlog::warn("pid {}: munmap {:#x} failed", pid, page);
             }
+            // Last: our traps (the munmaps' too) reset an ignored SIGTRAP.
+            restore_sigtrap_at_detach(*proc, t, *scope);
         } else {
             spdlog::warn("pid {}: cannot unmap our pages: {}", pid, scope.error().message);
         }

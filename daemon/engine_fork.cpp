@@ -64,6 +64,7 @@ bool Engine::adopt_fork_child(ProcessState& proc, const ThreadState& parent, pid
     c.slots = std::make_unique<SlotAllocator>(*proc.slots);
     c.entry_point = proc.entry_point;
     c.trampolines = proc.trampolines;
+    c.sigtrap = proc.sigtrap.for_fork_child();
     c.sites = proc.sites;
     c.retired_sites = proc.retired_sites;
     c.retired_stubs = proc.retired_stubs;

@@ -96,6 +96,9 @@ void Engine::dispatch(pid_t tid, WaitStatus st) {
             t.run = ThreadState::Run::Stopped;
             return;
         }
+        // A new thread's first stop comes before it runs: a SIGTRAP handler
+        // installed since we looked is read before its traps can reset it.
+        if (!keep_sigtrap_at_rest(*proc, t)) return;
         resume_thread(t);
         return;
     case WaitStatus::Kind::EventStop:
@@ -178,6 +181,7 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     leader.unwind_restored.clear();
     if (auto r = init_process(proc); !r)
         spdlog::warn("pid {} after exec: {}", proc.pid, r.error().message);
+    proc.sigtrap.after_exec();
     end_probes_at_exec(proc);
     resume_thread(leader);
 }
@@ -185,6 +189,7 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
 void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
     if (t.run == ThreadState::Run::Stepping) {
         if (sig == SIGTRAP) {
+            if (!keep_sigtrap_at_trap(proc, t)) return;
             on_step_done(proc, t);
             return;
         }
@@ -214,17 +219,22 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
     }
     if (sig == SIGTRAP) {
         uint64_t bp = host::breakpoint_address_from_pc(host::pc_of(*regs));
+        // Each of our traps first puts back a SIGTRAP handler it may have
+        // cost the program (sigtrap_disposition.h).
         if (proc.trampolines.is_trampoline(bp)) {
+            if (!keep_sigtrap_at_trap(proc, t)) return;
             ++counters_.return_hits;
             on_return_hit(proc, t, *regs);
             if (proc.unwind_hooks_retiring) retire_unwind_hooks(proc);
             return;
         }
         if (proc.rearm_pending && bp == proc.entry_point) {
+            if (!keep_sigtrap_at_trap(proc, t)) return;
             rearm_at_entry(proc, t);
             return;
         }
         if (auto it = proc.sites.find(bp); it != proc.sites.end()) {
+            if (!keep_sigtrap_at_trap(proc, t)) return;
             ++counters_.entry_hits;
             on_entry_hit(proc, t, it->second, *regs);
             if (!proc.sites_to_drop.empty()) drop_finished_sites(proc);
@@ -234,6 +244,7 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
         // After the sites: finding a stub's miss trap scans them all, and
         // entry hits are far more frequent.
         if (ProbeSite* site = site_of_stub_trap(proc, bp)) {
+            if (!keep_sigtrap_at_trap(proc, t)) return;
             on_stub_miss(proc, t, *site, *regs);
             return;
         }
@@ -243,6 +254,7 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
             siginfo_t si{};
             ptrace(PTRACE_GETSIGINFO, t.tid, nullptr, &si);
             if (si.si_code == host::kBreakpointSiCode) {
+                if (!keep_sigtrap_at_trap(proc, t)) return;
                 (void)host::set_pc(t.tid, bp);
                 resume_thread(t);
                 return;

@@ -52,13 +52,38 @@ InjectedCode::InjectedCode(InjectedCode&& o) noexcept
     o.blocked_mask_.reset();
 }
 
-InjectedCode::~InjectedCode() {
+InjectedCode::~InjectedCode() { restore(); }
+
+void InjectedCode::restore() {
     if (blocked_mask_ && !lost_)
         (void)ptrace(PTRACE_SETSIGMASK, target_.tid, sizeof *blocked_mask_, &*blocked_mask_);
+    blocked_mask_.reset();
     if (!active_ || lost_) return;
+    active_ = false;
     // Failures here mean the process died; nothing left to restore.
     (void)target_.mem->write(target_.code_at, saved_code_);
     (void)host::set_regs(target_.tid, saved_regs_);
+}
+
+void InjectedCode::hold_signal(int sig) {
+    if (*target_.held_signal == 0) *target_.held_signal = sig;
+    else spdlog::warn("tid {}: second signal {} while running our code dropped", target_.tid, sig);
+}
+
+Result<std::optional<WaitStatus>> InjectedCode::next_stop() {
+    while (true) {
+        int raw = 0;
+        if (waitpid(target_.tid, &raw, __WALL) < 0) {
+            if (errno == EINTR) continue;
+            return Error::from_errno("waitpid");
+        }
+        WaitStatus st(raw);
+        if (st.exited_or_killed()) {
+            lost_ = st;
+            return std::optional<WaitStatus>{};
+        }
+        return std::optional(st);
+    }
 }
 
 Result<host::Regs> InjectedCode::run(const host::Regs& regs, uint64_t done_pc) {
@@ -67,29 +92,65 @@ Result<host::Regs> InjectedCode::run(const host::Regs& regs, uint64_t done_pc) {
     pid_t tid = target_.tid;
     if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return Error::from_errno("PTRACE_CONT");
     while (true) {
-        int raw = 0;
-        if (waitpid(tid, &raw, __WALL) < 0) {
-            if (errno == EINTR) continue;
-            return Error::from_errno("waitpid");
-        }
-        WaitStatus st(raw);
-        if (st.exited_or_killed()) {
-            lost_ = st;
-            return make_error(ErrorKind::ProcessGone, "thread exited while running our code");
-        }
-        if (st.kind() == WaitStatus::Kind::SignalStop && st.signal() == SIGTRAP) {
+        auto st = next_stop();
+        if (!st) return std::move(st).error();
+        if (!*st) return make_error(ErrorKind::ProcessGone, "thread exited while running our code");
+        if ((*st)->kind() == WaitStatus::Kind::SignalStop && (*st)->signal() == SIGTRAP) {
             auto now = host::get_regs(tid);
             if (!now) return std::move(now).error();
             if (host::pc_of(*now) == done_pc) return *now;
         }
-        if (st.kind() == WaitStatus::Kind::SignalStop) {
+        if ((*st)->kind() == WaitStatus::Kind::SignalStop) {
             // A signal for the program: keep it and deliver it once we let go.
-            if (*target_.held_signal == 0) *target_.held_signal = st.signal();
-            else spdlog::warn("tid {}: second signal {} while running our code dropped", tid,
-                              st.signal());
-        } else if (st.kind() == WaitStatus::Kind::EventStop) {
-            spdlog::debug("tid {}: event {} while running our code", tid, st.event());
+            hold_signal((*st)->signal());
+        } else if ((*st)->kind() == WaitStatus::Kind::EventStop) {
+            spdlog::debug("tid {}: event {} while running our code", tid, (*st)->event());
         }
+        if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return Error::from_errno("PTRACE_CONT");
+    }
+}
+
+Result<host::Regs> InjectedCode::run_to_syscall_exit_and_end(const host::Regs& regs) {
+    if (lost_) return make_error(ErrorKind::ProcessGone, "thread exited while running our code");
+    const pid_t tid = target_.tid;
+    const auto gone = [] {
+        return make_error(ErrorKind::ProcessGone, "thread exited while running our code");
+    };
+    PROBED_TRY(host::set_regs(tid, regs));
+    // Without PTRACE_O_TRACESYSGOOD a system call stop reads as a SIGTRAP
+    // stop whose siginfo has si_code SIGTRAP; the first is its entry.
+    int syscall_stops = 0;
+    host::Regs done{};
+    while (syscall_stops < 2) {
+        if (ptrace(PTRACE_SYSCALL, tid, nullptr, nullptr) != 0) return Error::from_errno("PTRACE_SYSCALL");
+        auto st = next_stop();
+        if (!st) return std::move(st).error();
+        if (!*st) return gone();
+        if ((*st)->kind() != WaitStatus::Kind::SignalStop) continue;
+        siginfo_t si{};
+        if ((*st)->signal() == SIGTRAP && ptrace(PTRACE_GETSIGINFO, tid, nullptr, &si) == 0 &&
+            si.si_code == SIGTRAP) {
+            ++syscall_stops;
+            continue;
+        }
+        hold_signal((*st)->signal());
+    }
+    auto now = host::get_regs(tid);
+    if (!now) return std::move(now).error();
+    done = *now;
+    restore();
+    // Let go through an interrupt stop (see the header).
+    if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) return Error::from_errno("PTRACE_INTERRUPT");
+    if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return Error::from_errno("PTRACE_CONT");
+    while (true) {
+        auto st = next_stop();
+        if (!st) return std::move(st).error();
+        if (!*st) return gone();
+        if ((*st)->kind() == WaitStatus::Kind::InterruptStop) return done;
+        if ((*st)->kind() == WaitStatus::Kind::SignalStop) hold_signal((*st)->signal());
+        // Any other stop drops our interrupt (the kernel clears a pending
+        // STOP trap at each trap): ask again.
+        if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) return Error::from_errno("PTRACE_INTERRUPT");
         if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) return Error::from_errno("PTRACE_CONT");
     }
 }

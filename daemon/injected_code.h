@@ -47,11 +47,28 @@ public:
     // the registers then. Signals for the program that arrive meanwhile are
     // kept for it (InjectionTarget::held_signal).
     Result<arch::host::Regs> run(const arch::host::Regs& regs, uint64_t done_pc);
+    // Runs the thread from `regs`, whose code makes a system call, to the
+    // end of that call (PTRACE_SYSCALL), never reaching the trap after it,
+    // then ends the scope: code and registers put back, and the thread
+    // left at an interrupt stop. A trap is a SIGTRAP forced on the thread,
+    // which the kernel answers by resetting an ignored SIGTRAP to SIG_DFL:
+    // the call that sets SIG_IGN again must not end in one. The interrupt
+    // stop, not the system call's, is where the thread waits: resuming it
+    // from there, the kernel restarts a system call the thread was stopped
+    // in (it does so only on its way back from a signal or interrupt stop).
+    // The registers at the end of the call.
+    Result<arch::host::Regs> run_to_syscall_exit_and_end(const arch::host::Regs& regs);
     // Set when the thread exited under us; the caller must dispatch it.
     std::optional<WaitStatus> lost_status() const { return lost_; }
 
 private:
     explicit InjectedCode(const InjectionTarget& target) : target_(target) {}
+    // Puts the code, registers and signal mask back (once).
+    void restore();
+    // Keeps a signal for the program that stopped the thread meanwhile.
+    void hold_signal(int sig);
+    // Waits for the thread's next stop; nullopt (lost_ set) if it exited.
+    Result<std::optional<WaitStatus>> next_stop();
 
     InjectionTarget target_;
     arch::host::Regs saved_regs_{};

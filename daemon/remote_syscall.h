@@ -20,6 +20,12 @@ public:
 
     // The raw return value (negative errno on failure).
     Result<int64_t> call(long nr, std::initializer_list<uint64_t> args);
+    // The same as the scope's last call, run without the stub's trap
+    // (InjectedCode::run_to_syscall_exit_and_end): the one that sets an
+    // ignored SIGTRAP again. The scope is over after it.
+    Result<int64_t> last_call_without_trap(long nr, std::initializer_list<uint64_t> args);
+    // The thread's registers when the scope began.
+    const arch::host::Regs& saved_regs() const { return code_.saved_regs(); }
     // Set when the thread exited under us; the caller must dispatch it.
     std::optional<WaitStatus> lost_status() const { return code_.lost_status(); }
 

@@ -8,6 +8,7 @@
 #include "daemon/return_trampolines.h"
 #include "daemon/proc_mem.h"
 #include "daemon/shadow_stack.h"
+#include "daemon/sigtrap_disposition.h"
 #include "daemon/slot_allocator.h"
 #include "daemon/unwind_hooks.h"
 #include "daemon/stack_unwinder.h"
@@ -141,6 +142,7 @@ struct ProcessState {
     std::vector<uint64_t> sites_to_drop;
     std::optional<int> exit_status; // set once the whole process is gone
     std::unique_ptr<StackUnwinder> unwinder; // made on the first stack asked for
+    SigtrapDisposition sigtrap; // the program's own, which our traps must not change
 };
 
 // The site, live or dropped while a thread may still run its entry stub,

@@ -35,6 +35,11 @@ constexpr uint64_t kHighestMapAddress = 0xfffffffff000;
 
 inline uint64_t stack_pointer_of(const Regs& r) { return stack_pointer(r); }
 inline void set_stack_pointer_of(Regs& r, uint64_t sp) { r.sp = sp; }
+// `bytes` of memory below the stack pointer that the stopped thread's code
+// does not use, 16-aligned: AAPCS64 has no red zone.
+inline uint64_t scratch_below_stack(const Regs& r, uint64_t bytes) {
+    return (stack_pointer(r) - bytes) & ~uint64_t{15};
+}
 inline uint64_t pc_of(const Regs& r) { return program_counter(r); }
 inline void set_pc_of(Regs& r, uint64_t pc) { set_program_counter(r, pc); }
 

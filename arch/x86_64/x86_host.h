@@ -33,6 +33,11 @@ inline uint64_t stack_pointer_of(const Regs& r) { return stack_pointer(r); }
 inline uint64_t pc_of(const Regs& r) { return program_counter(r); }
 inline void set_pc_of(Regs& r, uint64_t pc) { set_program_counter(r, pc); }
 inline void set_stack_pointer_of(Regs& r, uint64_t sp) { r.rsp = sp; }
+// `bytes` of memory below the stack pointer that the stopped thread's code
+// does not use, 16-aligned: below the System V ABI's 128-byte red zone.
+inline uint64_t scratch_below_stack(const Regs& r, uint64_t bytes) {
+    return (stack_pointer(r) - 128 - bytes) & ~uint64_t{15};
+}
 
 // The return trampoline: a breakpoint.
 inline std::vector<uint8_t> trampoline_bytes() { return breakpoint_bytes(); }

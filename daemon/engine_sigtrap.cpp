@@ -1,0 +1,163 @@
+// Keeping the program's SIGTRAP disposition as the program set it, though
+// our traps make the kernel reset it (daemon/sigtrap_disposition.h).
+#include "daemon/engine.h"
+
+#include "arch/host.h"
+#include "common/monotonic_clock.h"
+#include "daemon/proc_maps.h"
+#include "daemon/remote_syscall.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <string>
+
+namespace probed {
+
+namespace host = arch::host;
+
+namespace {
+
+// SIGTRAP's kind now, from /proc/PID/stat through the kept descriptor.
+std::optional<SigtrapKind> look(SigtrapDisposition& d, pid_t pid) {
+    if (!d.stat_fd.valid())
+        d.stat_fd.reset(::open(("/proc/" + std::to_string(pid) + "/stat").c_str(),
+                               O_RDONLY | O_CLOEXEC));
+    // 52 fields of at most 20 digits, a command name of at most 64 bytes.
+    char text[2048];
+    const ssize_t n = pread(d.stat_fd.get(), text, sizeof text, 0);
+    if (n <= 0) return std::nullopt;
+    return sigtrap_kind_from_stat({text, static_cast<size_t>(n)});
+}
+
+// Where the kernel can write a KernelSigaction for us: dead stack below the
+// thread's stack pointer, inside the writable mapping that holds it (a
+// ptrace write does not grow a stack).
+Result<uint64_t> scratch_for_sigaction(pid_t tid, const host::Regs& regs) {
+    const uint64_t sp = host::stack_pointer_of(regs);
+    const uint64_t at = host::scratch_below_stack(regs, sizeof(KernelSigaction));
+    auto maps = read_proc_maps(tid);
+    if (!maps) return std::move(maps).error();
+    const MapEntry* m = find_mapping(*maps, sp - 1);
+    if (!m || !m->readable() || !m->writable() || at < m->start)
+        return make_error(ErrorKind::Internal, "no room below the stack pointer");
+    return at;
+}
+
+} // namespace
+
+bool Engine::read_sigtrap_action(ProcessState& proc, ThreadState& t) {
+    const uint64_t now = monotonic_ns();
+    auto scope = RemoteSyscall::begin(proc, t);
+    if (!scope) {
+        spdlog::warn("pid {}: cannot read the program's SIGTRAP action: {}", proc.pid,
+                     scope.error().message);
+        return true;
+    }
+    auto at = scratch_for_sigaction(t.tid, scope->saved_regs());
+    if (!at) {
+        spdlog::warn("tid {}: cannot read the program's SIGTRAP action: {}", t.tid,
+                     at.error().message);
+        return true;
+    }
+    KernelSigaction action;
+    auto bytes = std::span(reinterpret_cast<uint8_t*>(&action), sizeof action);
+    std::array<uint8_t, sizeof(KernelSigaction)> saved{};
+    if (!proc.mem->read(*at, saved)) return true;
+    auto r = scope->call(SYS_rt_sigaction, {SIGTRAP, 0, *at, kKernelSigsetSize});
+    const bool read = r && *r == 0 && proc.mem->read(*at, bytes);
+    (void)proc.mem->write(*at, saved);
+    if (auto lost = scope->lost_status()) {
+        ready_stops_.emplace_back(t.tid, lost->raw());
+        return false;
+    }
+    if (!read) {
+        spdlog::warn("tid {}: injected rt_sigaction failed", t.tid);
+        return true;
+    }
+    ++counters_.sigtrap_reads;
+    proc.sigtrap.captured(action, now);
+    spdlog::debug("pid {}: the program's SIGTRAP handler is {:#x} (flags {:#x})", proc.pid,
+                  action.handler, action.flags);
+    return true;
+}
+
+bool Engine::write_sigtrap_action(ProcessState& proc, RemoteSyscall& scope, uint64_t from) {
+    const SigtrapDisposition& d = proc.sigtrap;
+    // The kernel only reads it: a slot of our read-only page will do.
+    if (!proc.mem->write(from, {reinterpret_cast<const uint8_t*>(&*d.action), sizeof *d.action}))
+        return false;
+    const std::initializer_list<uint64_t> args = {SIGTRAP, from, 0, kKernelSigsetSize};
+    // A trap after setting SIG_IGN would reset it at once.
+    auto r = d.kind == SigtrapKind::Ignored ? scope.last_call_without_trap(SYS_rt_sigaction, args)
+                                            : scope.call(SYS_rt_sigaction, args);
+    if (!r || *r != 0) {
+        spdlog::warn("pid {}: putting back the program's SIGTRAP action failed", proc.pid);
+        return false;
+    }
+    ++counters_.sigtrap_restores;
+    return true;
+}
+
+bool Engine::keep_sigtrap_at_trap(ProcessState& proc, ThreadState& t) {
+    SigtrapDisposition& d = proc.sigtrap;
+    const uint64_t now = monotonic_ns();
+    if (!d.look_due(now)) return true;
+    d.next_look_ns = now + SigtrapDisposition::kLookEveryNs;
+    auto seen = look(d, proc.pid);
+    if (!seen) return true;
+    switch (d.step_at_trap(*seen, now)) {
+    case SigtrapStep::Nothing:
+        return true;
+    case SigtrapStep::Capture:
+        return read_sigtrap_action(proc, t);
+    case SigtrapStep::Restore: {
+        if (d.action_slot == 0) {
+            auto slot = proc.slots->allocate(proc.entry_point, ~0ull);
+            if (!slot) {
+                spdlog::warn("pid {}: no slot for the program's SIGTRAP action", proc.pid);
+                return true;
+            }
+            d.action_slot = *slot;
+        }
+        auto scope = RemoteSyscall::begin(proc, t);
+        if (!scope) return true;
+        write_sigtrap_action(proc, *scope, d.action_slot);
+        if (auto lost = scope->lost_status()) {
+            ready_stops_.emplace_back(t.tid, lost->raw());
+            return false;
+        }
+        return true;
+    }
+    }
+    return true;
+}
+
+bool Engine::keep_sigtrap_at_rest(ProcessState& proc, ThreadState& t) {
+    if (!proc.mem || !proc.slots) return true; // not set up yet
+    auto seen = look(proc.sigtrap, proc.pid);
+    if (seen && proc.sigtrap.step_at_rest(*seen) == SigtrapStep::Capture)
+        return read_sigtrap_action(proc, t);
+    return true;
+}
+
+void Engine::restore_sigtrap_at_detach(ProcessState& proc, ThreadState& t, RemoteSyscall& scope) {
+    if (proc.sigtrap.kind == SigtrapKind::Default) return;
+    auto seen = look(proc.sigtrap, proc.pid);
+    if (!seen || *seen != SigtrapKind::Default) return;
+    // Our pages are unmapped by now: the action goes below the stack pointer.
+    auto at = scratch_for_sigaction(t.tid, scope.saved_regs());
+    std::array<uint8_t, sizeof(KernelSigaction)> saved{};
+    if (!at || !proc.mem->read(*at, saved)) {
+        spdlog::warn("pid {}: the program's SIGTRAP action is left at SIG_DFL: no room for it",
+                     proc.pid);
+        return;
+    }
+    write_sigtrap_action(proc, scope, *at);
+    (void)proc.mem->write(*at, saved);
+}
+
+} // namespace probed
