@@ -324,7 +324,8 @@ private:
     bool keep_sigtrap_at_trap(ProcessState& proc, ThreadState& t);
     // At a stop no trap of ours caused, with `t` held where code can run.
     bool keep_sigtrap_at_rest(ProcessState& proc, ThreadState& t);
-    bool read_sigtrap_action(ProcessState& proc, ThreadState& t);
+    // `seen`: the kind /proc shows, which the read must not change.
+    bool read_sigtrap_action(ProcessState& proc, ThreadState& t, SigtrapKind seen);
     // Sets the kept action from a copy written at `from` (readable by the
     // tracee); for SIG_IGN, as the scope's last call.
     bool write_sigtrap_action(ProcessState& proc, RemoteSyscall& scope, uint64_t from);

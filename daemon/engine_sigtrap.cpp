@@ -49,7 +49,7 @@ Result<uint64_t> scratch_for_sigaction(pid_t tid, const host::Regs& regs) {
 
 } // namespace
 
-bool Engine::read_sigtrap_action(ProcessState& proc, ThreadState& t) {
+bool Engine::read_sigtrap_action(ProcessState& proc, ThreadState& t, SigtrapKind seen) {
     const uint64_t now = monotonic_ns();
     auto scope = RemoteSyscall::begin(proc, t);
     if (!scope) {
@@ -67,7 +67,10 @@ bool Engine::read_sigtrap_action(ProcessState& proc, ThreadState& t) {
     auto bytes = std::span(reinterpret_cast<uint8_t*>(&action), sizeof action);
     std::array<uint8_t, sizeof(KernelSigaction)> saved{};
     if (!proc.mem->read(*at, saved)) return true;
-    auto r = scope->call(SYS_rt_sigaction, {SIGTRAP, 0, *at, kKernelSigsetSize});
+    const std::initializer_list<uint64_t> args = {SIGTRAP, 0, *at, kKernelSigsetSize};
+    // The stub's trap would reset an ignored SIGTRAP.
+    auto r = seen == SigtrapKind::Ignored ? scope->last_call_without_trap(SYS_rt_sigaction, args)
+                                          : scope->call(SYS_rt_sigaction, args);
     const bool read = r && *r == 0 && proc.mem->read(*at, bytes);
     (void)proc.mem->write(*at, saved);
     if (auto lost = scope->lost_status()) {
@@ -113,7 +116,7 @@ bool Engine::keep_sigtrap_at_trap(ProcessState& proc, ThreadState& t) {
     case SigtrapStep::Nothing:
         return true;
     case SigtrapStep::Capture:
-        return read_sigtrap_action(proc, t);
+        return read_sigtrap_action(proc, t, *seen);
     case SigtrapStep::Restore: {
         if (d.action_slot == 0) {
             auto slot = proc.slots->allocate(proc.entry_point, ~0ull);
@@ -140,7 +143,7 @@ bool Engine::keep_sigtrap_at_rest(ProcessState& proc, ThreadState& t) {
     if (!proc.mem || !proc.slots) return true; // not set up yet
     auto seen = look(proc.sigtrap, proc.pid);
     if (seen && proc.sigtrap.step_at_rest(*seen) == SigtrapStep::Capture)
-        return read_sigtrap_action(proc, t);
+        return read_sigtrap_action(proc, t, *seen);
     return true;
 }
 

@@ -29,6 +29,14 @@ pid_t tgid_of(pid_t tid) {
     return 0;
 }
 
+// Whether the signal `tid` is stopped for came from kill(2), tgkill(2),
+// sigqueue(3) and the like (si_code SI_USER, SI_TKILL, SI_QUEUE: <= 0),
+// not from the CPU.
+bool sent_by_a_process(pid_t tid) {
+    siginfo_t si{};
+    return ptrace(PTRACE_GETSIGINFO, tid, nullptr, &si) == 0 && si.si_code <= 0;
+}
+
 } // namespace
 
 void Engine::emit(CallEvent ev) {
@@ -262,6 +270,16 @@ void Engine::on_signal_stop(ProcessState& proc, ThreadState& t, int sig) {
         }
         spdlog::debug("tid {}: SIGTRAP at {:#x} is not ours: the program's", t.tid,
                       host::pc_of(*regs));
+        if (proc.sigtrap.kind == SigtrapKind::Ignored && sent_by_a_process(t.tid)) {
+            // The program ignores SIGTRAP, but our injected code's trap
+            // may have reset that since our last trap put it back: the
+            // kernel would have discarded this one. (One it raises itself
+            // with an instruction resets the disposition and kills it,
+            // with or without us: that one passes.)
+            if (!keep_sigtrap_at_trap(proc, t)) return;
+            resume_thread(t);
+            return;
+        }
     } else {
         // A fault raised by a displaced instruction, or any other signal:
         // handlers see the original address, never our page.

@@ -6,7 +6,8 @@
 // each loss and puts it back, and ends by raising SIGTRAP itself.
 //
 //   sigtrap_target handler N   catches SIGTRAP; prints "ready", waits for
-//                              SIGUSR1, then calls work() N times
+//                              SIGUSR1, raises SIGTRAP, then calls work()
+//                              N times
 //   sigtrap_target ignore N    the same with SIGTRAP ignored
 //   sigtrap_target late N      installs its handler only once running (a
 //                              tracer that started it saw none), then
@@ -94,6 +95,9 @@ int main(int argc, char** argv) {
         fflush(stdout);
         int sig = 0;
         sigwait(&go, &sig);
+        // A tracer attached by now: its own code's traps must not have
+        // made this deadly.
+        raise(SIGTRAP);
         calls(&r);
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
