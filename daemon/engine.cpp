@@ -3,6 +3,7 @@
 
 #include "common/monotonic_clock.h"
 #include "arch/host.h"
+#include "daemon/proc_task.h"
 #include "daemon/symbol_resolver.h"
 
 #include <dirent.h>
@@ -127,17 +128,24 @@ void Engine::remove_thread(ProcessState& proc, pid_t tid) {
     }
     proc.threads.erase(tid);
     tid_owner_.erase(tid);
+    if (tid == proc.pid) proc.leader_exited = true; // the process ends, or lives on without it
     if (proc.slots) proc.slots->thread_exited(tid);
     // Its frames may have been the last to keep the unwinder hooks; a
     // process with no thread left has no memory to take them out of.
     if (proc.unwind_hooks_retiring && !proc.threads.empty()) retire_unwind_hooks(proc);
 }
 
+void Engine::notice_leader_left(ProcessState& proc) {
+    if (proc.leader_exited || proc.threads.size() < 2 || !thread_exited(proc.pid)) return;
+    spdlog::debug("pid {}: the main thread has left; the process lives on", proc.pid);
+    remove_thread(proc, proc.pid);
+}
+
 Result<void> Engine::init_process(ProcessState& proc) {
-    auto mem = ProcMem::open(proc.pid);
+    auto mem = ProcMem::open(proc.proc_files_tid());
     if (!mem) return std::move(mem).error();
     proc.mem = std::make_unique<ProcMem>(std::move(*mem));
-    auto entry = read_entry_point(proc.pid);
+    auto entry = read_entry_point(proc.proc_files_tid());
     if (!entry) return std::move(entry).error();
     proc.entry_point = *entry;
     proc.breakpoints = std::make_unique<BreakpointTable>(host::breakpoint_bytes());
@@ -291,13 +299,19 @@ Result<void> Engine::seize_every_thread(ProcessState& p,
         for (int pass = 0; pass < 100; ++pass) {
             bool added = false;
             for (pid_t tid : list_tasks(pid)) {
-                if (p.threads.count(tid)) continue;
+                if (p.threads.count(tid) || (tid == pid && p.leader_exited)) continue;
                 if (ptrace(PTRACE_SEIZE, tid, nullptr, kTraceOptions) != 0) {
                     const int err = errno;
                     if (err == ESRCH) continue; // exited meanwhile
                     // Made by a thread seized already: its first stop (or
                     // its creator's clone event) brings it in.
                     if (err == EPERM && tid != pid && seized_already_or_gone(tid)) continue;
+                    // The main thread left with pthread_exit while others run
+                    // on: a zombie, which cannot be seized (nor needs to be).
+                    if (err == EPERM && tid == pid && thread_exited(pid)) {
+                        p.leader_exited = true;
+                        continue;
+                    }
                     errno = err;
                     return Error::from_errno("PTRACE_SEIZE pid " + std::to_string(tid));
                 }

@@ -182,6 +182,10 @@ private:
                                     std::vector<std::pair<pid_t, std::optional<WaitStatus>>>& held);
     void forget_process(pid_t pid, int status);
     void add_thread(ProcessState& proc, pid_t tid, bool expect_initial_stop);
+    // Nothing reports a main thread's pthread_exit (its exit comes after
+    // every other thread's): before reading the process's /proc files for
+    // a request, look whether the leader is a zombie, and let it go then.
+    void notice_leader_left(ProcessState& proc);
     void remove_thread(ProcessState& proc, pid_t tid);
 
     // stop dispatch (engine_stops.cpp)

@@ -5,13 +5,16 @@
 #include "common/monotonic_clock.h"
 #include "arch/host.h"
 #include "daemon/detached_returns.h"
+#include "daemon/proc_task.h"
 #include "daemon/remote_syscall.h"
 #include "daemon/return_locator.h"
 #include "daemon/return_signer.h"
 #include "daemon/signed_release.h"
 
 #include <spdlog/spdlog.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -72,14 +75,31 @@ bool Engine::wait_tid(pid_t tid, int& raw) {
     // Not waitpid(tid): a killed process's leader cannot be reaped before
     // its other threads are, which nobody would do while we wait on it.
     // Stops of other threads are kept for later, in the order they came.
+    // A leader whose thread left with pthread_exit while others run on
+    // never stops again, and its exit comes only after theirs: waiting for
+    // a leader looks at its state whenever no stop is ready.
+    const bool leader = find_process(tid) != nullptr;
     while (true) {
-        const pid_t got = waitpid(-1, &raw, __WALL);
+        const pid_t got = waitpid(-1, &raw, __WALL | (leader ? WNOHANG : 0));
         if (got < 0) {
             if (errno == EINTR) continue;
             return false;
         }
         if (got == tid) return true;
-        ready_stops_.emplace_back(got, raw);
+        if (got > 0) {
+            ready_stops_.emplace_back(got, raw);
+            continue;
+        }
+        if (thread_exited(tid)) {
+            errno = ESRCH;
+            return false;
+        }
+        // Until a tracee's next stop (SIGCHLD), or a look again soon.
+        pollfd pfd{sigchld_fd_.get(), POLLIN, 0};
+        if (poll(&pfd, 1, 10) > 0) {
+            signalfd_siginfo infos[16];
+            (void)!read(sigchld_fd_.get(), infos, sizeof infos);
+        }
     }
 }
 
@@ -96,7 +116,11 @@ Result<std::optional<WaitStatus>> Engine::stop_thread(ProcessState& proc, Thread
     while (true) {
         if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0)
             return Error::from_errno("PTRACE_INTERRUPT " + std::to_string(tid));
-        if (!wait_tid(tid, raw)) return Error::from_errno("waitpid");
+        if (!wait_tid(tid, raw)) {
+            if (errno != ESRCH) return Error::from_errno("waitpid");
+            remove_thread(proc, tid); // the main thread left (pthread_exit)
+            return gone();
+        }
         st = WaitStatus(raw);
         if (st.exited_or_killed()) {
             dispatch(tid, st);
@@ -166,6 +190,7 @@ Result<void> Engine::stop_all_threads(ProcessState& proc) {
         pid_t tid = *waiting.begin();
         int raw = 0;
         if (!wait_tid(tid, raw)) {
+            // Gone, or the main thread left while others run on.
             waiting.erase(tid);
             if (find_process(pid)) remove_thread(proc, tid);
             continue;
@@ -262,7 +287,7 @@ void Engine::move_out_of_slots(ProcessState& proc) {
 std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState& proc) {
     uint64_t now = monotonic_ns();
     std::vector<arch::DetachedReturn> left;
-    ProcessStackBounds stacks(proc.pid); // every thread is held: one snapshot serves all
+    ProcessStackBounds stacks(proc.proc_files_tid()); // every thread is held: one snapshot serves all
     for (auto& [tid, t] : proc.threads) {
         auto frames = t.shadow.take_all();
         spdlog::debug("tid {}: restoring {} hijacked return addresses", tid, frames.size());

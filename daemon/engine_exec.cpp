@@ -42,7 +42,7 @@ CallEvent lost_event(const ProbeInfo& info, std::string reason) {
 } // namespace
 
 void Engine::end_probes_at_exec(ProcessState& proc) {
-    std::string image = executable_of(proc.pid);
+    std::string image = executable_of(proc.proc_files_tid());
     bool rearm = false;
     for (auto it = probes_.begin(); it != probes_.end();) {
         ProbeInfo& info = it->second.info;
@@ -80,7 +80,7 @@ void Engine::rearm_at_entry(ProcessState& proc, ThreadState& t) {
     proc.rearm_pending = false;
     (void)proc.breakpoints->remove(*proc.mem, proc.entry_point);
     if (!host::set_pc(t.tid, proc.entry_point)) return; // died; its exit comes next
-    std::string image = executable_of(proc.pid);
+    std::string image = executable_of(proc.proc_files_tid());
     // Held while pages for slots (and the trampoline) are mapped.
     t.run = ThreadState::Run::Stopped;
     std::vector<uint64_t> ids;
@@ -89,7 +89,7 @@ void Engine::rearm_at_entry(ProcessState& proc, ThreadState& t) {
     bool any = false;
     for (uint64_t id : ids) {
         ProbeInfo& info = probes_.at(id).info;
-        auto target = resolve_target(proc.pid, info.target);
+        auto target = resolve_target(proc.proc_files_tid(), info.target);
         Result<void> placed = target ? place_probe(proc, id, *target)
                                      : Result<void>(std::move(target).error());
         if (placed) {

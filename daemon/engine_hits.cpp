@@ -84,7 +84,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     const uint64_t sp = host::stack_pointer_of(regs);
     // Asked (and /proc/PID/maps read) only when a stop lies at or above a
     // pending frame or re-entry point: see pop_dead.
-    ProcessStackBounds stacks(proc.pid);
+    ProcessStackBounds stacks(proc.proc_files_tid());
     if (!t.reentries.empty()) {
         auto back = t.reentries.take(site.address, sp, stacks);
         if (back && resumes_interrupted_call(proc, t, site, regs)) {
@@ -255,7 +255,7 @@ void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& 
         // into a stack's guard page): the CPU would fault, so it does.
         const uint64_t at = **flushed;
         deliver_fault(proc, t, site, trapped, before, PendingWrites{}, SIGSEGV,
-                      is_mapped(proc.pid, at) ? SEGV_ACCERR : SEGV_MAPERR, at);
+                      is_mapped(proc.proc_files_tid(), at) ? SEGV_ACCERR : SEGV_MAPERR, at);
         return;
     }
     if (!host::set_changed_regs(t.tid, trapped, regs)) return; // the thread died; its exit is reported next

@@ -26,7 +26,7 @@ constexpr uint64_t kPageSize = 4096;
 // Reads up to `want` bytes of code at addr as the program sees it (our
 // breakpoints hidden), stopping at the end of the mapping.
 Result<std::vector<uint8_t>> read_code(ProcessState& proc, uint64_t addr, size_t want) {
-    auto maps = read_proc_maps(proc.pid);
+    auto maps = read_proc_maps(proc.proc_files_tid());
     if (!maps) return std::move(maps).error();
     const MapEntry* m = find_mapping(*maps, addr);
     if (!m || !m->executable())
@@ -68,7 +68,7 @@ std::vector<uint8_t> read_preceding(ProcessState& proc, const ResolvedTarget& ta
     uint64_t want = host::kPrecedingCodeBytes;
     if (!target.symbol.empty()) want = std::min<uint64_t>(want, target.offset);
     if (want == 0) return {};
-    auto maps = read_proc_maps(proc.pid);
+    auto maps = read_proc_maps(proc.proc_files_tid());
     if (!maps) return {};
     const MapEntry* m = find_mapping(*maps, target.address);
     if (!m) return {};
@@ -82,17 +82,25 @@ std::vector<uint8_t> read_preceding(ProcessState& proc, const ResolvedTarget& ta
 } // namespace
 
 Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
-    auto maps = read_proc_maps(proc.pid);
+    auto maps = read_proc_maps(proc.proc_files_tid());
     if (!maps) return std::move(maps).error();
-    auto tit = proc.threads.find(proc.pid);
-    if (tit == proc.threads.end()) tit = proc.threads.begin();
-    if (tit == proc.threads.end()) return make_error(ErrorKind::ProcessGone, "no threads left");
-    pid_t tid = tit->first;
-
-    // A thread we already hold (in the middle of handling its stop) stays held.
-    bool was_held = tit->second.run == ThreadState::Run::Stopped;
-    auto deferred = stop_thread(proc, tit->second);
-    if (!deferred) return std::move(deferred).error();
+    const pid_t pid = proc.pid;
+    pid_t tid = 0;
+    bool was_held = false;
+    Result<std::optional<WaitStatus>> deferred = std::optional<WaitStatus>{};
+    while (true) {
+        // The leader while it lives; a thread found gone as we stop it (the
+        // main thread may have left with pthread_exit) is passed over.
+        auto tit = proc.threads.find(pid);
+        if (tit == proc.threads.end()) tit = proc.threads.begin();
+        if (tit == proc.threads.end()) return make_error(ErrorKind::ProcessGone, "no threads left");
+        tid = tit->first;
+        // A thread we already hold (in the middle of handling its stop) stays held.
+        was_held = tit->second.run == ThreadState::Run::Stopped;
+        deferred = stop_thread(proc, tit->second);
+        if (deferred) break;
+        if (!find_process(pid) || proc.threads.count(tid)) return std::move(deferred).error();
+    }
     uint64_t page = 0;
     Error failure = make_error(ErrorKind::Internal, "no free address range near " + hex_address(near));
     {
@@ -134,7 +142,6 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
             if (setup) proc.trampolines.set_generic(page);
         }
     }
-    const pid_t pid = proc.pid;
     if (!was_held || *deferred) release_thread(proc, tid, *deferred);
     // Letting go may have handled the process's end: `proc` is gone then.
     if (!find_process(pid)) return make_error(ErrorKind::ProcessGone, "process exited");
@@ -236,7 +243,8 @@ Result<ProbeInfo> Engine::add_probe(const ProbeSpec& spec) {
     if (spec.capture.args < 0 || spec.capture.args > host::kMaxIntArgs)
         return make_error(ErrorKind::InvalidArgument, "capture.args must be between 0 and " +
                                                           std::to_string(host::kMaxIntArgs));
-    auto target = resolve_target(spec.pid, spec.target);
+    notice_leader_left(*proc);
+    auto target = resolve_target(proc->proc_files_tid(), spec.target);
     if (!target) return std::move(target).error();
 
     ProbeRecord rec;

@@ -22,15 +22,20 @@ namespace host = arch::host;
 namespace {
 
 // SIGTRAP's kind now, from /proc/PID/stat through the kept descriptor.
-std::optional<SigtrapKind> look(SigtrapDisposition& d, pid_t pid) {
-    if (!d.stat_fd.valid())
-        d.stat_fd.reset(::open(("/proc/" + std::to_string(pid) + "/stat").c_str(),
-                               O_RDONLY | O_CLOEXEC));
+// `tid`: ProcessState::proc_files_tid(), which changes when the main thread
+// leaves: the file of a thread gone reads nothing and is opened again.
+std::optional<SigtrapKind> look(SigtrapDisposition& d, pid_t tid) {
     // 52 fields of at most 20 digits, a command name of at most 64 bytes.
     char text[2048];
-    const ssize_t n = pread(d.stat_fd.get(), text, sizeof text, 0);
-    if (n <= 0) return std::nullopt;
-    return sigtrap_kind_from_stat({text, static_cast<size_t>(n)});
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (!d.stat_fd.valid())
+            d.stat_fd.reset(::open(("/proc/" + std::to_string(tid) + "/stat").c_str(),
+                                   O_RDONLY | O_CLOEXEC));
+        const ssize_t n = pread(d.stat_fd.get(), text, sizeof text, 0);
+        if (n > 0) return sigtrap_kind_from_stat({text, static_cast<size_t>(n)});
+        d.stat_fd.reset();
+    }
+    return std::nullopt;
 }
 
 // Where the kernel can write a KernelSigaction for us: dead stack below the
@@ -110,7 +115,7 @@ bool Engine::keep_sigtrap_at_trap(ProcessState& proc, ThreadState& t) {
     const uint64_t now = monotonic_ns();
     if (!d.look_due(now)) return true;
     d.next_look_ns = now + SigtrapDisposition::kLookEveryNs;
-    auto seen = look(d, proc.pid);
+    auto seen = look(d, proc.proc_files_tid());
     if (!seen) return true;
     switch (d.step_at_trap(*seen, now)) {
     case SigtrapStep::Nothing:
@@ -141,7 +146,7 @@ bool Engine::keep_sigtrap_at_trap(ProcessState& proc, ThreadState& t) {
 
 bool Engine::keep_sigtrap_at_rest(ProcessState& proc, ThreadState& t) {
     if (!proc.mem || !proc.slots) return true; // not set up yet
-    auto seen = look(proc.sigtrap, proc.pid);
+    auto seen = look(proc.sigtrap, proc.proc_files_tid());
     if (seen && proc.sigtrap.step_at_rest(*seen) == SigtrapStep::Capture)
         return read_sigtrap_action(proc, t, *seen);
     return true;
@@ -149,7 +154,7 @@ bool Engine::keep_sigtrap_at_rest(ProcessState& proc, ThreadState& t) {
 
 void Engine::restore_sigtrap_at_detach(ProcessState& proc, ThreadState& t, RemoteSyscall& scope) {
     if (proc.sigtrap.kind == SigtrapKind::Default) return;
-    auto seen = look(proc.sigtrap, proc.pid);
+    auto seen = look(proc.sigtrap, proc.proc_files_tid());
     if (!seen || *seen != SigtrapKind::Default) return;
     // Our pages are unmapped by now: the action goes below the stack pointer.
     auto at = scratch_for_sigaction(t.tid, scope.saved_regs());

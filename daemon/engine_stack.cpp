@@ -32,7 +32,7 @@ void overlay(const arch::MemoryStore& w, uint64_t addr, std::span<uint8_t> buf) 
 
 Result<StackTrace> Engine::unwind_view(ProcessState& proc, ThreadState& t, const ProgramView& view) {
     if (!proc.unwinder) {
-        auto u = StackUnwinder::create(proc.pid);
+        auto u = StackUnwinder::create(proc.proc_files_tid());
         if (!u) return std::move(u).error();
         proc.unwinder = std::move(*u);
     }
@@ -57,7 +57,9 @@ Result<StackTrace> Engine::unwind_view(ProcessState& proc, ThreadState& t, const
 Result<StackTrace> Engine::stack(pid_t pid, std::optional<pid_t> tid) {
     ProcessState* proc = find_process(pid);
     if (!proc) return make_error(ErrorKind::NotFound, "pid " + std::to_string(pid) + " is not traced");
-    pid_t which = tid.value_or(pid);
+    notice_leader_left(*proc);
+    // The main thread's, or any thread's once it has left.
+    pid_t which = tid.value_or(proc->proc_files_tid());
     auto it = proc->threads.find(which);
     if (it == proc->threads.end())
         return make_error(ErrorKind::NotFound, "tid " + std::to_string(which) +

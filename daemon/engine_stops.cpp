@@ -60,10 +60,18 @@ void Engine::dispatch(pid_t tid, WaitStatus st) {
     ++counters_.stops;
     SPDLOG_TRACE("tid {}: {} sig {} event {}", tid, wait_kind_name(st.kind()), st.signal(), st.event());
     ProcessState* proc = owner_of(tid);
+    if (!proc && st.exited_or_killed() && find_process(tid)) {
+        // The exit of a leader that left before the others (pthread_exit),
+        // which comes after theirs.
+        forget_process(tid, st.raw());
+        return;
+    }
     if (!proc) {
         // A new thread whose creator's clone event we have not handled yet.
         pid_t tgid = st.exited_or_killed() ? 0 : tgid_of(tid);
-        if (tgid == tid) {
+        // (A thread of a process whose leader left takes the leader's tid
+        // when it execs: not a new process.)
+        if (tgid == tid && !find_process(tid)) {
             // A new process: a fork child whose parent's event comes next.
             early_child_stops_.emplace(tid, st);
             return;
@@ -88,9 +96,9 @@ void Engine::dispatch(pid_t tid, WaitStatus st) {
     case WaitStatus::Kind::Exited:
     case WaitStatus::Kind::Killed:
         remove_thread(*proc, tid);
-        if (tid == proc->pid || st.kind() == WaitStatus::Kind::Killed) {
-            if (tid == proc->pid || proc->threads.empty()) forget_process(proc->pid, st.raw());
-        }
+        // The leader's exit comes after every other thread's; the last
+        // thread of one whose leader left before is the end too.
+        if (tid == proc->pid || proc->threads.empty()) forget_process(proc->pid, st.raw());
         return;
     case WaitStatus::Kind::GroupStop:
         // Job control: stay stopped until SIGCONT, but keep reporting to us.
@@ -179,6 +187,7 @@ void Engine::on_exec(ProcessState& proc, pid_t tid) {
     }
     ThreadState& leader = proc.threads[proc.pid];
     leader.run = ThreadState::Run::Running;
+    proc.leader_exited = false; // the exec's thread leads now
     proc.sites.clear();
     proc.retired_sites.clear();
     proc.retired_stubs.clear();

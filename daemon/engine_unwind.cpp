@@ -56,7 +56,7 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
     std::vector<bool> hijacked(frames.size());
     for (size_t i = 0; i < frames.size(); ++i) hijacked[i] = frames[i].hijacked;
     // A frame whose trampoline is found nowhere is already gone from the stack.
-    ProcessStackBounds stacks(proc.pid);
+    ProcessStackBounds stacks(proc.proc_files_tid());
     auto spots = locate_returns(*proc.mem, frames, regs, stacks, [&](const ShadowFrame& f) {
         return f.hijacked ? std::optional<uint64_t>(f.trampoline) : std::nullopt;
     });
@@ -79,7 +79,7 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
 void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs, uint64_t sp,
                             uint64_t now) {
     std::vector<ShadowFrame> dead;
-    ProcessStackBounds stacks(proc.pid);
+    ProcessStackBounds stacks(proc.proc_files_tid());
     t.shadow.pop_dead(sp, stacks, true, dead);
     for (const auto& f : dead) report_return(proc, t, f, ExitKind::Exception, nullptr, now);
     auto& frames = t.shadow.frames_for_update();
@@ -123,7 +123,7 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         t.forced_unwind |= site.hook == UnwindHook::ForcedUnwind;
         if (!t.shadow.empty()) {
             std::vector<ShadowFrame> dead;
-            ProcessStackBounds stacks(proc.pid);
+            ProcessStackBounds stacks(proc.proc_files_tid());
             t.shadow.pop_dead(host::stack_pointer_of(regs), stacks, true, dead);
             for (const auto& f : dead)
                 report_return(proc, t, f, ExitKind::Exception, nullptr, monotonic_ns());
@@ -184,7 +184,7 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         // loader calls this after a dlclose unmapped them), then arm hooks in
         // new modules before the thread runs on: the next thing it does may
         // be to unwind. It is held while pages may be mapped.
-        if (auto maps = read_proc_maps(proc.pid)) forget_unmapped_hooks(proc, *maps);
+        if (auto maps = read_proc_maps(proc.proc_files_tid())) forget_unmapped_hooks(proc, *maps);
         auto run = t.run;
         t.run = ThreadState::Run::Stopped;
         arm_unwind_hooks(proc);

@@ -143,6 +143,16 @@ struct ProcessState {
     std::optional<int> exit_status; // set once the whole process is gone
     std::unique_ptr<StackUnwinder> unwinder; // made on the first stack asked for
     SigtrapDisposition sigtrap; // the program's own, which our traps must not change
+    // The main thread has left (pthread_exit) while other threads run on:
+    // the leader is a zombie, untraced. It never stops for an interrupt, its
+    // exit is reported only after every other thread's, and its /proc/PID
+    // files show no memory, maps or auxv.
+    bool leader_exited = false;
+    // Whose /proc/TID files show the process: the leader's while it lives,
+    // else any thread's.
+    pid_t proc_files_tid() const {
+        return leader_exited && !threads.empty() ? threads.begin()->first : pid;
+    }
 };
 
 // The site, live or dropped while a thread may still run its entry stub,

@@ -67,7 +67,8 @@ pid_t start_untraced(const std::vector<std::string>& argv, const std::string& ou
                                          argv[1] == "nap" || argv[1] == "fire" ||
                                          argv[1] == "blocked" || argv[1] == "deepblocked" ||
                                          argv[1] == "wait" || argv[1] == "status" ||
-                                         argv[1] == "handler" || argv[1] == "ignore");
+                                         argv[1] == "handler" || argv[1] == "ignore" ||
+                                         argv[1] == "leaderexit");
     // Until it has exec'd and said so: attaching earlier would trace a copy
     // of this test. A loaded CI machine can take seconds to get there.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);

@@ -1,0 +1,112 @@
+// A process whose main thread has left with pthread_exit while other
+// threads run on. Its leader is a zombie: ptrace cannot seize it, it never
+// stops for an interrupt, its exit is reported only after every other
+// thread's, and its /proc/PID files show no memory, maps or auxv.
+#include "tests/integration/trace_session.h"
+
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <string>
+
+using namespace probed;
+using namespace probed::testing;
+
+namespace {
+
+char state_of(pid_t pid) {
+    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    const auto close = stat.rfind(')');
+    return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
+}
+
+// Probes work() in a running leader_exit_target whose main leaves after
+// `wait_ms`, probes it again once the main thread has left (the symbols
+// and code are read through a live thread's /proc files), and detaches,
+// all within a time limit: on a thread of its own, so that a stop that
+// never comes fails the test instead of hanging it.
+enum class After { Detach, ProbeAgain };
+
+void check_probe_and_detach(int wait_ms, bool attach_after_leader_left, After after) {
+    const std::string out = temp_path("leaderexit");
+    pid_t pid = start_untraced({target_path("leader_exit_target"), "leaderexit",
+                                std::to_string(wait_ms), "400"},
+                               out);
+    if (attach_after_leader_left) {
+        for (int i = 0; i < 2000 && state_of(pid) != 'Z'; ++i) usleep(1000);
+        REQUIRE(state_of(pid) == 'Z');
+    }
+    auto run = std::async(std::launch::async, [&]() -> std::string {
+        TraceSession s;
+        if (auto a = s.engine.attach(pid); !a.ok()) return "attach: " + a.error().message;
+        auto calls_seen = [&](uint64_t id) -> std::string {
+            if (!s.pump_until([&] { return s.returns_of(id).size() >= 20; })) return "no calls seen";
+            for (const CallEvent& e : s.returns_of(id))
+                if (*e.retval != e.args.at(0) * 5 + 2) return "wrong return value";
+            return "";
+        };
+        auto first = s.engine.add_probe(probe_spec(pid, "work"));
+        if (!first.ok()) return "probe: " + first.error().message;
+        if (auto e = calls_seen(first->id); !e.empty()) return e;
+        // The main thread leaves while we trace.
+        if (!s.pump_until([&] { return state_of(pid) == 'Z'; })) return "main never left";
+        if (after == After::ProbeAgain) {
+            if (auto r = s.engine.remove_probe(first->id); !r.ok())
+                return "remove: " + r.error().message;
+            auto again = s.engine.add_probe(probe_spec(pid, "work"));
+            if (!again.ok()) return "probe again: " + again.error().message;
+            if (auto e = calls_seen(again->id); !e.empty()) return e;
+        }
+        // A detach stops every thread: the zombie leader never stops.
+        if (auto d = s.engine.detach(pid); !d.ok()) return "detach: " + d.error().message;
+        return "";
+    });
+    if (run.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+        kill(pid, SIGKILL);
+        run.wait();
+        FAIL("attach, probe and detach did not finish within 60 s");
+    }
+    CHECK(run.get() == "");
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK_MESSAGE(WIFEXITED(st), "wait status ", st);
+    CHECK(read_file(out) == "ready\ndone 400 bad 0\n");
+    unlink(out.c_str());
+}
+
+// Traced to its end: the last thread's exit ends the process (the leader's
+// own comes after it, if at all).
+TEST_CASE("a process whose main thread left is reported ended with its last thread") {
+    const std::string out = temp_path("leaderexit-end");
+    pid_t pid = start_untraced({target_path("leader_exit_target"), "leaderexit", "0", "100"}, out);
+    for (int i = 0; i < 2000 && state_of(pid) != 'Z'; ++i) usleep(1000);
+    REQUIRE(state_of(pid) == 'Z');
+    TraceSession s;
+    REQUIRE(s.engine.attach(pid).ok());
+    auto probe = s.engine.add_probe(probe_spec(pid, "work"));
+    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    const int st = s.run_until_exit(pid, std::chrono::seconds(30));
+    CHECK_MESSAGE(WIFEXITED(st), "wait status ", st);
+    CHECK_FALSE(s.engine.tracing(pid));
+    waitpid(pid, nullptr, 0);
+    CHECK(read_file(out) == "ready\ndone 100 bad 0\n");
+    CHECK(s.returns_of(probe->id).size() > 0);
+    unlink(out.c_str());
+}
+
+} // namespace
+
+TEST_CASE("the main thread leaves while traced, then a detach") {
+    check_probe_and_detach(100, false, After::Detach);
+}
+
+TEST_CASE("the main thread leaves while traced, then the worker is probed again") {
+    check_probe_and_detach(100, false, After::ProbeAgain);
+}
+
+TEST_CASE("attach to a process whose main thread has left") {
+    check_probe_and_detach(0, true, After::ProbeAgain);
+}

@@ -1,0 +1,50 @@
+// A program whose main thread leaves with pthread_exit while a worker goes
+// on: the process lives on with its leader a zombie, whose /proc/PID files
+// show no memory, maps or auxv, and which ptrace cannot seize.
+//
+//   leader_exit_target leaderexit WAIT_MS N
+//
+// The worker says "ready", then calls work() every millisecond, N times;
+// main leaves WAIT_MS milliseconds after the worker started. The worker
+// prints "done N bad B" and the process ends with status 0 when it returns.
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define NOINLINE __attribute__((noinline, noipa))
+
+NOINLINE long work(long a) { return a * 5 + 2; }
+
+static long calls;
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {}
+}
+
+static void* worker(void* arg) {
+    (void)arg;
+    printf("ready\n");
+    fflush(stdout);
+    long bad = 0;
+    for (long i = 0; i < calls; ++i) {
+        if (work(i) != i * 5 + 2) ++bad;
+        sleep_ms(1);
+    }
+    printf("done %ld bad %ld\n", calls, bad);
+    fflush(stdout);
+    return NULL;
+}
+
+int main(int argc, char** argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s leaderexit WAIT_MS N\n", argv[0]);
+        return 2;
+    }
+    calls = atol(argv[3]);
+    pthread_t th;
+    if (pthread_create(&th, NULL, worker, NULL) != 0) return 3;
+    sleep_ms(atol(argv[2]));
+    pthread_exit(NULL);
+}
