@@ -110,3 +110,30 @@ TEST_CASE("the main thread leaves while traced, then the worker is probed again"
 TEST_CASE("attach to a process whose main thread has left") {
     check_probe_and_detach(0, true, After::ProbeAgain);
 }
+
+// The worker execs: the kernel gives it the leader's tid and reports the
+// exec under that tid, which belongs to the same process, not a new one:
+// the probe is reported lost to the exec, and the new image runs on.
+TEST_CASE("a thread of a process whose main thread left execs") {
+    const std::string out = temp_path("leaderexit-exec");
+    pid_t pid = start_untraced({target_path("leader_exit_target"), "leaderexit", "0", "100", "exec"},
+                               out);
+    for (int i = 0; i < 2000 && state_of(pid) != 'Z'; ++i) usleep(1000);
+    REQUIRE(state_of(pid) == 'Z');
+    TraceSession s;
+    REQUIRE(s.engine.attach(pid).ok());
+    auto probe = s.engine.add_probe(probe_spec(pid, "work"));
+    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    const int st = s.run_until_exit(pid, std::chrono::seconds(30));
+    CHECK_MESSAGE(WIFEXITED(st), "wait status ", st);
+    waitpid(pid, nullptr, 0);
+    CHECK(read_file(out) == "ready\ndone 100 bad 0\nexeced 7\n");
+    // Those after the attach (the worker starts before the main thread leaves).
+    const auto returns = s.returns_of(probe->id);
+    CHECK(returns.size() > 50);
+    for (const CallEvent& e : returns) CHECK(*e.retval == e.args.at(0) * 5 + 2);
+    const auto lost = s.events_of_type(EventType::ProbeLost);
+    REQUIRE(lost.size() == 1);
+    CHECK(lost[0].probe_id == probe->id);
+    unlink(out.c_str());
+}

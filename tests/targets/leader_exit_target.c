@@ -2,21 +2,27 @@
 // on: the process lives on with its leader a zombie, whose /proc/PID files
 // show no memory, maps or auxv, and which ptrace cannot seize.
 //
-//   leader_exit_target leaderexit WAIT_MS N
+//   leader_exit_target leaderexit WAIT_MS N [exec]
 //
 // The worker says "ready", then calls work() every millisecond, N times;
 // main leaves WAIT_MS milliseconds after the worker started. The worker
-// prints "done N bad B" and the process ends with status 0 when it returns.
+// prints "done N bad B" and the process ends with status 0 when it returns,
+// or, with "exec", the worker execs this program again, which prints
+// "execed" (the exec's thread takes the leader's tid).
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define NOINLINE __attribute__((noinline, noipa))
 
 NOINLINE long work(long a) { return a * 5 + 2; }
 
 static long calls;
+static int exec_after;
+static const char* self;
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -34,15 +40,27 @@ static void* worker(void* arg) {
     }
     printf("done %ld bad %ld\n", calls, bad);
     fflush(stdout);
+    if (exec_after) {
+        // Not /proc/self: that is the zombie leader's, with no executable.
+        execl("/proc/thread-self/exe", self, "execed", (char*)NULL);
+        perror("execl");
+        return NULL;
+    }
     return NULL;
 }
 
 int main(int argc, char** argv) {
+    if (argc == 2 && !strcmp(argv[1], "execed")) {
+        printf("execed %ld\n", work(1));
+        return 0;
+    }
     if (argc < 4) {
         fprintf(stderr, "usage: %s leaderexit WAIT_MS N\n", argv[0]);
         return 2;
     }
     calls = atol(argv[3]);
+    exec_after = argc > 4 && !strcmp(argv[4], "exec");
+    self = argv[0];
     pthread_t th;
     if (pthread_create(&th, NULL, worker, NULL) != 0) return 3;
     sleep_ms(atol(argv[2]));
