@@ -11,6 +11,8 @@
 #include <chrono>
 #include <future>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace probed;
 using namespace probed::testing;
@@ -21,6 +23,11 @@ char state_of(pid_t pid) {
     const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
     const auto close = stat.rfind(')');
     return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
+}
+
+void wait_until_leader_left(pid_t pid) {
+    for (int i = 0; i < 2000 && state_of(pid) != 'Z'; ++i) usleep(1000);
+    REQUIRE(state_of(pid) == 'Z');
 }
 
 // Probes work() in a running leader_exit_target whose main leaves after
@@ -35,10 +42,7 @@ void check_probe_and_detach(int wait_ms, bool attach_after_leader_left, After af
     pid_t pid = start_untraced({target_path("leader_exit_target"), "leaderexit",
                                 std::to_string(wait_ms), "400"},
                                out);
-    if (attach_after_leader_left) {
-        for (int i = 0; i < 2000 && state_of(pid) != 'Z'; ++i) usleep(1000);
-        REQUIRE(state_of(pid) == 'Z');
-    }
+    if (attach_after_leader_left) wait_until_leader_left(pid);
     auto run = std::async(std::launch::async, [&]() -> std::string {
         TraceSession s;
         if (auto a = s.engine.attach(pid); !a.ok()) return "attach: " + a.error().message;
@@ -77,24 +81,26 @@ void check_probe_and_detach(int wait_ms, bool attach_after_leader_left, After af
     unlink(out.c_str());
 }
 
-// Traced to its end: the last thread's exit ends the process (the leader's
-// own comes after it, if at all).
-TEST_CASE("a process whose main thread left is reported ended with its last thread") {
+// Starts leader_exit_target with `args`, attaches once its main thread
+// has left, probes work() and runs it to its end; returns its wait status
+// and output.
+std::pair<int, std::string> trace_to_end(TraceSession& s, const std::vector<std::string>& args,
+                                         uint64_t& probe_id) {
     const std::string out = temp_path("leaderexit-end");
-    pid_t pid = start_untraced({target_path("leader_exit_target"), "leaderexit", "0", "100"}, out);
-    for (int i = 0; i < 2000 && state_of(pid) != 'Z'; ++i) usleep(1000);
-    REQUIRE(state_of(pid) == 'Z');
-    TraceSession s;
+    std::vector<std::string> argv = {target_path("leader_exit_target")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_t pid = start_untraced(argv, out);
+    wait_until_leader_left(pid);
     REQUIRE(s.engine.attach(pid).ok());
     auto probe = s.engine.add_probe(probe_spec(pid, "work"));
     REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    probe_id = probe->id;
     const int st = s.run_until_exit(pid, std::chrono::seconds(30));
-    CHECK_MESSAGE(WIFEXITED(st), "wait status ", st);
     CHECK_FALSE(s.engine.tracing(pid));
     waitpid(pid, nullptr, 0);
-    CHECK(read_file(out) == "ready\ndone 100 bad 0\n");
-    CHECK(s.returns_of(probe->id).size() > 0);
+    const std::string output = read_file(out);
     unlink(out.c_str());
+    return {st, output};
 }
 
 } // namespace
@@ -111,29 +117,31 @@ TEST_CASE("attach to a process whose main thread has left") {
     check_probe_and_detach(0, true, After::ProbeAgain);
 }
 
+// Traced to its end: the last thread's exit ends the process (the leader's
+// own comes after it, if at all).
+TEST_CASE("a process whose main thread left is reported ended with its last thread") {
+    TraceSession s;
+    uint64_t probe = 0;
+    auto [st, output] = trace_to_end(s, {"leaderexit", "0", "100"}, probe);
+    CHECK_MESSAGE(WIFEXITED(st), "wait status ", st);
+    CHECK(output == "ready\ndone 100 bad 0\n");
+    CHECK(s.returns_of(probe).size() > 0);
+}
+
 // The worker execs: the kernel gives it the leader's tid and reports the
 // exec under that tid, which belongs to the same process, not a new one:
 // the probe is reported lost to the exec, and the new image runs on.
 TEST_CASE("a thread of a process whose main thread left execs") {
-    const std::string out = temp_path("leaderexit-exec");
-    pid_t pid = start_untraced({target_path("leader_exit_target"), "leaderexit", "0", "100", "exec"},
-                               out);
-    for (int i = 0; i < 2000 && state_of(pid) != 'Z'; ++i) usleep(1000);
-    REQUIRE(state_of(pid) == 'Z');
     TraceSession s;
-    REQUIRE(s.engine.attach(pid).ok());
-    auto probe = s.engine.add_probe(probe_spec(pid, "work"));
-    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
-    const int st = s.run_until_exit(pid, std::chrono::seconds(30));
+    uint64_t probe = 0;
+    auto [st, output] = trace_to_end(s, {"leaderexit", "0", "100", "exec"}, probe);
     CHECK_MESSAGE(WIFEXITED(st), "wait status ", st);
-    waitpid(pid, nullptr, 0);
-    CHECK(read_file(out) == "ready\ndone 100 bad 0\nexeced 7\n");
+    CHECK(output == "ready\ndone 100 bad 0\nexeced 7\n");
     // Those after the attach (the worker starts before the main thread leaves).
-    const auto returns = s.returns_of(probe->id);
+    const auto returns = s.returns_of(probe);
     CHECK(returns.size() > 50);
     for (const CallEvent& e : returns) CHECK(*e.retval == e.args.at(0) * 5 + 2);
     const auto lost = s.events_of_type(EventType::ProbeLost);
     REQUIRE(lost.size() == 1);
-    CHECK(lost[0].probe_id == probe->id);
-    unlink(out.c_str());
+    CHECK(lost[0].probe_id == probe);
 }
