@@ -154,6 +154,32 @@ void check_against_cpu(TracedChild& child, uint32_t word, Regs start) {
     }
 }
 
+// A child with the signing stub in its slot and its registers to start
+// runs from (BTYPE cleared: the stub and the code are reached by setting
+// the PC, not by a branch): what the signing stub's tests share.
+struct SigningRun {
+    TracedChild child;
+    uint64_t fn = 0;   // where a test's own code goes
+    uint64_t stub = 0; // the signing stub
+    uint64_t trampoline = 0;
+    uint64_t mask = 0; // the PAC code bits (0 without FEAT_PAuth)
+    Regs initial{};
+
+    SigningRun() {
+        fn = child.base() + kCodeOff;
+        stub = child.base() + kSlotOff;
+        trampoline = child.base() + 0x600;
+        child.poke_code(kSlotOff, sign_stub_bytes());
+        Result<uint64_t> m = get_pac_code_mask(child.pid());
+        REQUIRE(m.ok());
+        mask = *m;
+        Result<Regs> regs = get_regs(child.pid());
+        REQUIRE(regs.ok());
+        initial = *regs;
+        initial.pstate &= ~kBtypeMask;
+    }
+};
+
 } // namespace
 
 TEST_CASE("every simulated class agrees with the CPU") {
@@ -344,18 +370,12 @@ TEST_CASE("pointer authentication: the signing stub signs as the prologue does")
     // paciasp/pacibsp at the function's first instruction would, and
     // libgcc's check (autia1716/autib1716 with the CFA, the entry sp) gives
     // the plain address back.
-    TracedChild child;
-    const uint64_t fn = child.base() + kCodeOff;
-    const uint64_t stub = child.base() + kSlotOff;
+    SigningRun run;
+    TracedChild& child = run.child;
+    const uint64_t fn = run.fn, stub = run.stub, trampoline = run.trampoline, mask = run.mask;
+    const Regs& initial = run.initial;
     const uint64_t entry_sp = child.base() + kStackOff;
     const uint64_t ret = child.base() + 0x48c; // some return address
-    const uint64_t trampoline = child.base() + 0x600;
-    child.poke_code(kSlotOff, sign_stub_bytes());
-    Result<uint64_t> mask = get_pac_code_mask(child.pid());
-    REQUIRE(mask.ok());
-    Result<Regs> initial = get_regs(child.pid());
-    REQUIRE(initial.ok());
-    initial->pstate &= ~kBtypeMask;
 
     // Runs `code` at fn from `regs` (sp = entry_sp) to its brk.
     auto run_at_fn = [&](std::initializer_list<uint32_t> code, Regs regs) {
@@ -373,7 +393,7 @@ TEST_CASE("pointer authentication: the signing stub signs as the prologue does")
         CAPTURE(key == PacKey::A ? "A" : "B");
         const uint32_t prologue = key == PacKey::A ? 0xd503233f  // paciasp
                                                    : 0xd503237f; // pacibsp
-        Regs regs = *initial;
+        Regs regs = initial;
         regs.x[30] = ret;
         const uint64_t prologue_ret = run_at_fn({prologue, kBreakpointWord}, regs).x[30];
         regs.x[30] = trampoline;
@@ -381,7 +401,7 @@ TEST_CASE("pointer authentication: the signing stub signs as the prologue does")
 
         // One value per run, in registers.
         auto sign_one = [&](uint64_t value) {
-            Regs s = *initial;
+            Regs s = initial;
             prepare_sign_one(s, stub, key, {entry_sp, value});
             REQUIRE(set_regs(child.pid(), s).ok());
             CHECK(child.run(PTRACE_CONT) == TRAP_BRKPT);
@@ -393,22 +413,22 @@ TEST_CASE("pointer authentication: the signing stub signs as the prologue does")
         const SignedPair pair{sign_one(ret), sign_one(trampoline)};
         CHECK(pair.value == prologue_ret);
         CHECK(pair.check == prologue_trampoline);
-        if (*mask != 0) {
+        if (mask != 0) {
             CHECK(pair.value != ret);
-            CHECK((pair.value & ~*mask) == ret);
+            CHECK((pair.value & ~mask) == ret);
         } else {
             CHECK(pair.value == ret); // hint-space: nops without FEAT_PAuth
         }
 
         const uint32_t check = key == PacKey::A ? 0xd503219f  // autia1716
                                                 : 0xd50321df; // autib1716
-        regs = *initial;
+        regs = initial;
         regs.x[17] = pair.value;
         regs.x[16] = entry_sp;
         CHECK(run_at_fn({check, kBreakpointWord}, regs).x[17] == ret);
         by_key.push_back(pair);
     }
-    if (*mask != 0) CHECK(by_key[0].value != by_key[1].value); // the keys differ
+    if (mask != 0) CHECK(by_key[0].value != by_key[1].value); // the keys differ
 }
 
 TEST_CASE("pointer authentication: one run over a table signs as a run per value does") {
@@ -417,19 +437,13 @@ TEST_CASE("pointer authentication: one run over a table signs as a run per value
     // one run per key. Each value must come out as the single-value run and
     // the function's own prologue sign it, and nothing but the table's
     // values may be written.
-    TracedChild child;
-    const uint64_t fn = child.base() + kCodeOff;
-    const uint64_t stub = child.base() + kSlotOff;
-    const uint64_t trampoline = child.base() + 0x600;
-    child.poke_code(kSlotOff, sign_stub_bytes());
-    Result<uint64_t> mask = get_pac_code_mask(child.pid());
-    REQUIRE(mask.ok());
-    Result<Regs> initial = get_regs(child.pid());
-    REQUIRE(initial.ok());
-    initial->pstate &= ~kBtypeMask;
+    SigningRun run;
+    TracedChild& child = run.child;
+    const uint64_t fn = run.fn, stub = run.stub, trampoline = run.trampoline, mask = run.mask;
     // The table goes below, above the stub; the pattern around it ends
     // below the code.
-    initial->sp = child.base() + kCodeOff - 0x40;
+    run.initial.sp = child.base() + kCodeOff - 0x40;
+    const Regs& initial = run.initial;
 
     constexpr size_t kFrames = 10;
     std::vector<PacSignInput> inputs; // {entry sp, return address}, {entry sp, trampoline}
@@ -438,7 +452,7 @@ TEST_CASE("pointer authentication: one run over a table signs as a run per value
         inputs.push_back({entry_sp, child.base() + 0x48c + 8 * i});
         inputs.push_back({entry_sp, trampoline});
     }
-    const uint64_t table = sign_table_address(*initial, inputs.size());
+    const uint64_t table = sign_table_address(initial, inputs.size());
     REQUIRE(table >= stub + sign_stub_bytes().size());
     const size_t table_off = table - child.base();
     const size_t table_bytes = inputs.size() * kSignPairBytes;
@@ -448,7 +462,7 @@ TEST_CASE("pointer authentication: one run over a table signs as a run per value
         // A run per value, in registers.
         std::vector<uint64_t> single;
         for (const PacSignInput& in : inputs) {
-            Regs s = *initial;
+            Regs s = initial;
             prepare_sign_one(s, stub, key, in);
             REQUIRE(set_regs(child.pid(), s).ok());
             CHECK(child.run(PTRACE_CONT) == TRAP_BRKPT);
@@ -461,14 +475,14 @@ TEST_CASE("pointer authentication: one run over a table signs as a run per value
         std::memset(child.page() + table_off - 0x40, 0xa5, table_bytes + 0x80);
         const std::vector<uint8_t> bytes = sign_table_bytes(inputs);
         std::memcpy(child.page() + table_off, bytes.data(), bytes.size());
-        Regs s = *initial;
+        Regs s = initial;
         prepare_sign_table(s, stub, key, table, inputs.size());
         REQUIRE(set_regs(child.pid(), s).ok());
         CHECK(child.run(PTRACE_CONT) == TRAP_BRKPT);
         Result<Regs> done = get_regs(child.pid());
         REQUIRE(done.ok());
         CHECK(done->pc == sign_stub_done_pc(stub));
-        CHECK(done->sp == initial->sp);
+        CHECK(done->sp == initial.sp);
         const std::vector<uint8_t> after(child.page() + table_off,
                                          child.page() + table_off + table_bytes);
         const std::vector<uint64_t> batched = signed_table_values(after);
@@ -478,7 +492,7 @@ TEST_CASE("pointer authentication: one run over a table signs as a run per value
             // The modifiers stay as they were.
             CHECK(std::memcmp(after.data() + k * kSignPairBytes,
                               bytes.data() + k * kSignPairBytes, 8) == 0);
-            if (*mask != 0) CHECK((batched[k] & ~*mask) == inputs[k].value);
+            if (mask != 0) CHECK((batched[k] & ~mask) == inputs[k].value);
             else CHECK(batched[k] == inputs[k].value); // hint-space: nops without FEAT_PAuth
         }
         for (size_t off = 0; off < 0x40; ++off) {
@@ -492,7 +506,7 @@ TEST_CASE("pointer authentication: one run over a table signs as a run per value
         child.poke_code(kCodeOff, to_bytes({prologue, kBreakpointWord}));
         for (size_t k = 0; k < inputs.size(); ++k) {
             CAPTURE(k);
-            Regs regs = *initial;
+            Regs regs = initial;
             regs.x[30] = inputs[k].value;
             regs.pc = fn;
             regs.sp = inputs[k].modifier;
