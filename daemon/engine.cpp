@@ -21,7 +21,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <tuple>
 #include <set>
 
@@ -33,19 +32,6 @@ namespace {
 
 constexpr long kTraceOptions =
     PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK;
-
-// Whether `tid` is traced by this thread already, or gone: a thread created
-// by one we seized is seized with it (PTRACE_O_TRACECLONE), and seizing it
-// again fails with EPERM.
-bool seized_already_or_gone(pid_t tid) {
-    std::ifstream status("/proc/" + std::to_string(tid) + "/status");
-    if (!status) return true;
-    std::string line;
-    while (std::getline(status, line))
-        if (line.rfind("TracerPid:", 0) == 0)
-            return std::atol(line.c_str() + 10) == static_cast<long>(gettid());
-    return true; // exited while being read
-}
 
 std::set<pid_t> list_tasks(pid_t pid) {
     std::set<pid_t> tids;

@@ -20,28 +20,11 @@
 #include <sys/wait.h>
 
 #include <csignal>
-#include <fstream>
 #include <set>
 
 namespace probed {
 
 namespace host = arch::host;
-
-namespace {
-
-// Whether SIGTRAP is queued for this thread but not yet delivered.
-bool sigtrap_pending(pid_t tid) {
-    std::ifstream in("/proc/" + std::to_string(tid) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("SigPnd:", 0) != 0) continue;
-        uint64_t mask = std::stoull(line.substr(7), nullptr, 16);
-        return mask & (1ull << (SIGTRAP - 1));
-    }
-    return false;
-}
-
-} // namespace
 
 // A thread that executed one of our traps just as PTRACE_INTERRUPT arrived
 // reports the interrupt first (the kernel handles job-control traps before

@@ -3,6 +3,7 @@
 
 #include "common/monotonic_clock.h"
 #include "arch/host.h"
+#include "daemon/proc_task.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/ptrace.h>
@@ -10,7 +11,6 @@
 
 #include <csignal>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 namespace probed {
@@ -18,16 +18,6 @@ namespace probed {
 namespace host = arch::host;
 
 namespace {
-
-// Thread-group id of a thread we have not seen yet (its first stop can be
-// reported before its creator's PTRACE_EVENT_CLONE).
-pid_t tgid_of(pid_t tid) {
-    std::ifstream in("/proc/" + std::to_string(tid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("Tgid:", 0) == 0) return static_cast<pid_t>(std::stol(line.substr(5)));
-    return 0;
-}
 
 // Whether the signal `tid` is stopped for came from kill(2), tgkill(2),
 // sigqueue(3) and the like (si_code SI_USER, SI_TKILL, SI_QUEUE: <= 0),
