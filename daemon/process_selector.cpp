@@ -37,6 +37,29 @@ bool cgroup_in_unit(const std::string& path, const std::string& unit) {
     return false;
 }
 
+namespace {
+
+// The executable's path: /proc/PID/exe, or, for a process whose main thread
+// has left (pthread_exit) and whose leader's link is gone with its memory,
+// the link of a thread still running. "" if none can be read.
+std::string executable_path(const std::string& dir) {
+    char buf[4096];
+    ssize_t n = readlink((dir + "/exe").c_str(), buf, sizeof buf - 1);
+    if (n <= 0) {
+        if (DIR* d = opendir((dir + "/task").c_str())) {
+            while (dirent* e = readdir(d)) {
+                if (e->d_name[0] == '.') continue;
+                n = readlink((dir + "/task/" + e->d_name + "/exe").c_str(), buf, sizeof buf - 1);
+                if (n > 0) break;
+            }
+            closedir(d);
+        }
+    }
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+} // namespace
+
 Result<ProcessFacts> read_process_facts(pid_t pid) {
     ProcessFacts f;
     f.pid = pid;
@@ -46,10 +69,8 @@ Result<ProcessFacts> read_process_facts(pid_t pid) {
         if (!in) return make_error(ErrorKind::ProcessGone, "pid " + std::to_string(pid) + " is gone");
         std::getline(in, f.comm);
     }
-    char buf[4096];
-    ssize_t n = readlink((dir + "/exe").c_str(), buf, sizeof buf - 1);
-    if (n > 0) {
-        f.exe.assign(buf, static_cast<size_t>(n));
+    f.exe = executable_path(dir);
+    if (!f.exe.empty()) {
         const std::string deleted = " (deleted)";
         if (f.exe.size() > deleted.size() && f.exe.compare(f.exe.size() - deleted.size(), deleted.size(), deleted) == 0)
             f.exe.resize(f.exe.size() - deleted.size());

@@ -2,6 +2,7 @@
 // threads run on. Its leader is a zombie: ptrace cannot seize it, it never
 // stops for an interrupt, its exit is reported only after every other
 // thread's, and its /proc/PID files show no memory, maps or auxv.
+#include "daemon/process_selector.h"
 #include "tests/integration/trace_session.h"
 
 #include <doctest/doctest.h>
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
+#include <filesystem>
 #include <future>
 #include <string>
 #include <utility>
@@ -144,4 +147,19 @@ TEST_CASE("a thread of a process whose main thread left execs") {
     const auto lost = s.events_of_type(EventType::ProbeLost);
     REQUIRE(lost.size() == 1);
     CHECK(lost[0].probe_id == probe);
+}
+
+// The service's selectors match processes by executable: the leader's
+// /proc/PID/exe is gone with its memory, a running thread's is not.
+TEST_CASE("a process whose main thread left is still known by its executable") {
+    const std::string out = temp_path("leaderexit-exe");
+    const std::string exe = target_path("leader_exit_target");
+    pid_t pid = start_untraced({exe, "leaderexit", "0", "300"}, out);
+    wait_until_leader_left(pid);
+    auto facts = read_process_facts(pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    unlink(out.c_str());
+    REQUIRE(facts.ok());
+    CHECK(facts->exe == std::filesystem::canonical(exe).string());
 }
