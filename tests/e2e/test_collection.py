@@ -33,15 +33,32 @@ def wait_for(pred, what, timeout=20):
 
 
 def jsonl_records(state, name):
-    """Every record of a collection, oldest file first."""
+    """Every record of a collection, oldest file first.
+
+    The daemon may rotate while we read: calls.jsonl becomes calls.N.jsonl
+    after we listed the rotated files, and the calls.jsonl we then open holds
+    only what came after. So read until the list of rotated files is the same
+    before and after the read (a rotation always adds a file)."""
     d = os.path.join(state, name)
-    rotated = sorted(glob.glob(os.path.join(d, "calls.[0-9]*.jsonl")))
-    out = []
-    for path in rotated + [os.path.join(d, "calls.jsonl")]:
-        if os.path.exists(path):
-            with open(path) as f:
-                out += [json.loads(l) for l in f if l.strip()]
-    return out
+
+    def rotated():
+        return sorted(glob.glob(os.path.join(d, "calls.[0-9]*.jsonl")))
+
+    for _ in range(100):
+        before = rotated()
+        out = []
+        try:
+            for path in before + [os.path.join(d, "calls.jsonl")]:
+                if path in before or os.path.exists(path):
+                    with open(path) as f:
+                        text = f.read()
+                    # A line still being written is not a record yet.
+                    out += [json.loads(l) for l in text.split("\n")[:-1] if l.strip()]
+        except FileNotFoundError:
+            continue  # rotated or retired while we read
+        if rotated() == before:
+            return out
+    raise AssertionError("the collection kept rotating while it was read")
 
 
 def probectl(sock, *args):
