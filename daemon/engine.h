@@ -330,9 +330,11 @@ private:
     bool keep_sigtrap_at_rest(ProcessState& proc, ThreadState& t);
     // `seen`: the kind /proc shows, which the read must not change.
     bool read_sigtrap_action(ProcessState& proc, ThreadState& t, SigtrapKind seen);
-    // Sets the kept action from a copy written at `from` (readable by the
-    // tracee); for SIG_IGN, as the scope's last call.
-    bool write_sigtrap_action(ProcessState& proc, RemoteSyscall& scope, uint64_t from);
+    // Sets the kept action from a copy written at `at` (readable by the
+    // tracee), by default a slot of our page; for SIG_IGN, as the scope's
+    // last call.
+    bool write_sigtrap_action(ProcessState& proc, RemoteSyscall& scope,
+                              std::optional<uint64_t> at = std::nullopt);
     // The scope's last call, on `t`.
     void restore_sigtrap_at_detach(ProcessState& proc, ThreadState& t, RemoteSyscall& scope);
 

@@ -4,8 +4,8 @@
 
 #include "arch/host.h"
 #include "common/monotonic_clock.h"
-#include "daemon/proc_maps.h"
 #include "daemon/remote_syscall.h"
+#include "daemon/stack_scratch.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -38,20 +38,6 @@ std::optional<SigtrapKind> look(SigtrapDisposition& d, pid_t tid) {
     return std::nullopt;
 }
 
-// Where the kernel can write a KernelSigaction for us: dead stack below the
-// thread's stack pointer, inside the writable mapping that holds it (a
-// ptrace write does not grow a stack).
-Result<uint64_t> scratch_for_sigaction(pid_t tid, const host::Regs& regs) {
-    const uint64_t sp = host::stack_pointer_of(regs);
-    const uint64_t at = host::scratch_below_stack(regs, sizeof(KernelSigaction));
-    auto maps = read_proc_maps(tid);
-    if (!maps) return std::move(maps).error();
-    const MapEntry* m = find_mapping(*maps, sp - 1);
-    if (!m || !m->readable() || !m->writable() || at < m->start)
-        return make_error(ErrorKind::Internal, "no room below the stack pointer");
-    return at;
-}
-
 } // namespace
 
 bool Engine::read_sigtrap_action(ProcessState& proc, ThreadState& t, SigtrapKind seen) {
@@ -62,22 +48,27 @@ bool Engine::read_sigtrap_action(ProcessState& proc, ThreadState& t, SigtrapKind
                      scope.error().message);
         return true;
     }
-    auto at = scratch_for_sigaction(t.tid, scope->saved_regs());
-    if (!at) {
-        spdlog::warn("tid {}: cannot read the program's SIGTRAP action: {}", t.tid,
-                     at.error().message);
-        return true;
-    }
+    bool read = false;
     KernelSigaction action;
-    auto bytes = std::span(reinterpret_cast<uint8_t*>(&action), sizeof action);
-    std::array<uint8_t, sizeof(KernelSigaction)> saved{};
-    if (!proc.mem->read(*at, saved)) return true;
-    const std::initializer_list<uint64_t> args = {SIGTRAP, 0, *at, kKernelSigsetSize};
-    // The stub's trap would reset an ignored SIGTRAP.
-    auto r = seen == SigtrapKind::Ignored ? scope->last_call_without_trap(SYS_rt_sigaction, args)
-                                          : scope->call(SYS_rt_sigaction, args);
-    const bool read = r && *r == 0 && proc.mem->read(*at, bytes);
-    (void)proc.mem->write(*at, saved);
+    {
+        // The kernel writes the action there; the program gets its bytes back.
+        auto scratch = StackScratch::below_stack(*proc.mem, t.tid, scope->saved_regs(),
+                                                 sizeof(KernelSigaction));
+        if (!scratch) {
+            spdlog::warn("tid {}: cannot read the program's SIGTRAP action: {}", t.tid,
+                         scratch.error().message);
+            return true;
+        }
+        const std::initializer_list<uint64_t> args = {SIGTRAP, 0, scratch->address(),
+                                                      kKernelSigsetSize};
+        // The stub's trap would reset an ignored SIGTRAP.
+        auto r = seen == SigtrapKind::Ignored
+                     ? scope->last_call_without_trap(SYS_rt_sigaction, args)
+                     : scope->call(SYS_rt_sigaction, args);
+        read = r && *r == 0 &&
+               proc.mem->read(scratch->address(),
+                              std::span(reinterpret_cast<uint8_t*>(&action), sizeof action));
+    }
     if (auto lost = scope->lost_status()) {
         ready_stops_.emplace_back(t.tid, lost->raw());
         return false;
@@ -93,12 +84,25 @@ bool Engine::read_sigtrap_action(ProcessState& proc, ThreadState& t, SigtrapKind
     return true;
 }
 
-bool Engine::write_sigtrap_action(ProcessState& proc, RemoteSyscall& scope, uint64_t from) {
-    const SigtrapDisposition& d = proc.sigtrap;
-    // The kernel only reads it: a slot of our read-only page will do.
-    if (!proc.mem->write(from, {reinterpret_cast<const uint8_t*>(&*d.action), sizeof *d.action}))
+bool Engine::write_sigtrap_action(ProcessState& proc, RemoteSyscall& scope,
+                                  std::optional<uint64_t> at) {
+    SigtrapDisposition& d = proc.sigtrap;
+    if (!at) {
+        // The kernel only reads it: a slot of our read-only page will do,
+        // kept for the next time.
+        if (d.action_slot == 0) {
+            auto slot = proc.slots->allocate(proc.entry_point, ~0ull);
+            if (!slot) {
+                spdlog::warn("pid {}: no slot for the program's SIGTRAP action", proc.pid);
+                return false;
+            }
+            d.action_slot = *slot;
+        }
+        at = d.action_slot;
+    }
+    if (!proc.mem->write(*at, {reinterpret_cast<const uint8_t*>(&*d.action), sizeof *d.action}))
         return false;
-    const std::initializer_list<uint64_t> args = {SIGTRAP, from, 0, kKernelSigsetSize};
+    const std::initializer_list<uint64_t> args = {SIGTRAP, *at, 0, kKernelSigsetSize};
     // A trap after setting SIG_IGN would reset it at once.
     auto r = d.kind == SigtrapKind::Ignored ? scope.last_call_without_trap(SYS_rt_sigaction, args)
                                             : scope.call(SYS_rt_sigaction, args);
@@ -123,17 +127,9 @@ bool Engine::keep_sigtrap_at_trap(ProcessState& proc, ThreadState& t) {
     case SigtrapStep::Capture:
         return read_sigtrap_action(proc, t, *seen);
     case SigtrapStep::Restore: {
-        if (d.action_slot == 0) {
-            auto slot = proc.slots->allocate(proc.entry_point, ~0ull);
-            if (!slot) {
-                spdlog::warn("pid {}: no slot for the program's SIGTRAP action", proc.pid);
-                return true;
-            }
-            d.action_slot = *slot;
-        }
         auto scope = RemoteSyscall::begin(proc, t);
         if (!scope) return true;
-        write_sigtrap_action(proc, *scope, d.action_slot);
+        write_sigtrap_action(proc, *scope);
         if (auto lost = scope->lost_status()) {
             ready_stops_.emplace_back(t.tid, lost->raw());
             return false;
@@ -157,15 +153,14 @@ void Engine::restore_sigtrap_at_detach(ProcessState& proc, ThreadState& t, Remot
     auto seen = look(proc.sigtrap, proc.proc_files_tid());
     if (!seen || *seen != SigtrapKind::Default) return;
     // Our pages are unmapped by now: the action goes below the stack pointer.
-    auto at = scratch_for_sigaction(t.tid, scope.saved_regs());
-    std::array<uint8_t, sizeof(KernelSigaction)> saved{};
-    if (!at || !proc.mem->read(*at, saved)) {
-        spdlog::warn("pid {}: the program's SIGTRAP action is left at SIG_DFL: no room for it",
-                     proc.pid);
+    auto scratch = StackScratch::below_stack(*proc.mem, t.tid, scope.saved_regs(),
+                                             sizeof(KernelSigaction));
+    if (!scratch) {
+        spdlog::warn("pid {}: the program's SIGTRAP action is left at SIG_DFL: {}", proc.pid,
+                     scratch.error().message);
         return;
     }
-    write_sigtrap_action(proc, scope, *at);
-    (void)proc.mem->write(*at, saved);
+    write_sigtrap_action(proc, scope, scratch->address());
 }
 
 } // namespace probed

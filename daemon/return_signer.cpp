@@ -1,6 +1,6 @@
 #include "daemon/return_signer.h"
 
-#include "daemon/proc_maps.h"
+#include "daemon/stack_scratch.h"
 
 #include <algorithm>
 
@@ -45,23 +45,14 @@ arch::PacKey other_key(arch::PacKey key) {
     return key == arch::PacKey::A ? arch::PacKey::B : arch::PacKey::A;
 }
 
-// How many table pairs fit between the stack pointer of `regs` and the start
-// of its mapping: a ptrace write does not grow a stack (GUP no longer
-// extends one since Linux 6.5), and a thread's stack has a guard page below.
+// How many table pairs fit between the stack pointer of `regs` and the
+// floor of its dead stack (daemon/stack_scratch.h).
 size_t table_room(pid_t tid, const host::Regs& regs) {
-    auto maps = read_proc_maps(tid);
-    if (!maps) return 0;
-    const uint64_t sp = host::stack_pointer_of(regs);
-    for (const MapEntry& m : *maps) {
-        if (!m.contains(sp - 1)) continue;
-        // The stub stores there; a ptrace write would also reach a read-only
-        // page, where the stub's store would fault.
-        if (!m.readable() || !m.writable()) return 0;
-        size_t pairs = host::kSignTableMaxPairs;
-        while (pairs > 0 && host::sign_table_address(regs, pairs) < m.start) --pairs;
-        return pairs;
-    }
-    return 0;
+    auto floor = dead_stack_floor(tid, regs);
+    if (!floor) return 0;
+    size_t pairs = host::kSignTableMaxPairs;
+    while (pairs > 0 && host::sign_table_address(regs, pairs) < *floor) --pairs;
+    return pairs;
 }
 
 } // namespace
@@ -139,17 +130,14 @@ Result<std::vector<uint64_t>> ReturnSigner::sign_table(
     host::Regs regs = code_->saved_regs();
     const uint64_t table = host::sign_table_address(regs, inputs.size());
     std::vector<uint8_t> bytes = host::sign_table_bytes(inputs);
-    // Dead stack, but the program finds it as it left it.
-    std::vector<uint8_t> before(bytes.size());
-    PROBED_TRY(target_.mem->read(table, before));
+    auto scratch = StackScratch::borrow(*target_.mem, table, bytes.size());
+    if (!scratch) return std::move(scratch).error();
     PROBED_TRY(target_.mem->write(table, bytes));
     host::prepare_sign_table(regs, code_->address(), key, table, inputs.size());
     ++runs_;
     auto done = code_->run(regs, host::sign_stub_done_pc(code_->address()));
     if (!done) return std::move(done).error();
-    auto read = target_.mem->read(table, bytes);
-    (void)target_.mem->write(table, before);
-    PROBED_TRY(read);
+    PROBED_TRY(target_.mem->read(table, bytes));
     return host::signed_table_values(bytes);
 }
 
