@@ -92,7 +92,7 @@ TEST_CASE("a late exec notice for a process the scan already probed adds no seco
     // a slow machine the daemon's first scan runs while the notice of a
     // program started right after it waits in the connector's socket.
     std::string out = temp_path("configured-late-exec");
-    pid_t pid = start_untraced({target_path("probe_target_pie_O2"), "status", "100000"}, out);
+    pid_t pid = start_announcing({target_path("probe_target_pie_O2"), "status", "100000"}, out);
     {
         Service s;
         s.configure_and_reload(pid);

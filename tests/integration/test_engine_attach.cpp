@@ -34,7 +34,7 @@ TEST_CASE("attach to a running program, probe, detach: output byte-identical to 
     const std::string exe = target_path("probe_target_pie_O2");
     std::string expected = strip_ready_line(run_untraced({exe, "slow", "400"}));
     std::string out = temp_path("attach");
-    pid_t pid = start_untraced({exe, "slow", "400"}, out);
+    pid_t pid = start_announcing({exe, "slow", "400"}, out);
     const auto pages_before = anonymous_code_mappings(pid);
     {
         TraceSession s;
@@ -62,7 +62,7 @@ TEST_CASE("attach to a running program, probe, detach: output byte-identical to 
 TEST_CASE("attach twice in a row to the same program, and to a missing pid") {
     const std::string exe = target_path("probe_target_pie_O0");
     std::string out = temp_path("attach2");
-    pid_t pid = start_untraced({exe, "slow", "300"}, out);
+    pid_t pid = start_announcing({exe, "slow", "300"}, out);
     for (int round = 0; round < 2; ++round) {
         TraceSession s;
         REQUIRE(s.engine.attach(pid).ok());
@@ -91,7 +91,7 @@ TEST_CASE("attach twice in a row to the same program, and to a missing pid") {
 TEST_CASE("signal handlers run probed code; SIGSTOP/SIGCONT job control keeps working") {
     const std::string exe = target_path("probe_target_pie_O0");
     std::string out = temp_path("signals");
-    pid_t pid = start_untraced({exe, "signals", "300"}, out);
+    pid_t pid = start_announcing({exe, "signals", "300"}, out);
     TraceSession s;
     REQUIRE(s.engine.attach(pid).ok());
     ProbeSpec spec;

@@ -33,7 +33,7 @@ std::string without_ready_line(const std::string& text) {
 // end; its output after the ready line.
 std::string untraced_signalled_run(const std::vector<std::string>& argv) {
     std::string out = temp_path("signalled-untraced");
-    pid_t pid = start_untraced(argv, out);
+    pid_t pid = start_announcing(argv, out);
     kill(pid, SIGUSR1);
     kill(pid, SIGUSR2);
     int st = 0;
@@ -86,7 +86,7 @@ DetachOutcome detach_with_calls_pending(const std::vector<std::string>& argv,
                                         size_t entries, size_t sleepers) {
     const std::string expected = untraced_signalled_run(argv);
     std::string out = temp_path("signalled");
-    pid_t pid = start_untraced(argv, out);
+    pid_t pid = start_announcing(argv, out);
     const auto mappings_before = anonymous_code_mappings(pid);
     DetachOutcome o;
     {

@@ -31,7 +31,8 @@ std::string strip_ready_line(std::string s) {
 // What `fire_target fire` prints after SIGINT, run untraced.
 std::string untraced_fire_output() {
     std::string out = temp_path("fire-untraced");
-    pid_t pid = start_untraced({target_path("fire_target"), "fire", std::to_string(kThreads)}, out);
+    pid_t pid =
+        start_announcing({target_path("fire_target"), "fire", std::to_string(kThreads)}, out);
     kill(pid, SIGINT);
     int st = 0;
     waitpid(pid, &st, 0);
@@ -55,7 +56,8 @@ bool traced_by_anyone(pid_t pid) {
 TEST_CASE("detach at random moments while 8 threads are inside probed functions") {
     const std::string expected = untraced_fire_output();
     std::string out = temp_path("fire");
-    pid_t pid = start_untraced({target_path("fire_target"), "fire", std::to_string(kThreads)}, out);
+    pid_t pid =
+        start_announcing({target_path("fire_target"), "fire", std::to_string(kThreads)}, out);
     REQUIRE(read_file(out).find("ready") != std::string::npos);
 
     constexpr int kRounds = 24;

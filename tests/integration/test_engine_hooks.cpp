@@ -141,7 +141,7 @@ TEST_CASE("a library unloaded and loaded again elsewhere gets its unwinder hooke
     const std::string expected = run_untraced({exe, "run", lib});
     REQUIRE(expected.find("loaded twice") != std::string::npos);
     std::string out = temp_path("dlopen");
-    pid_t pid = start_untraced({exe, "wait", lib}, out);
+    pid_t pid = start_announcing({exe, "wait", lib}, out);
     KillOnExit guard{pid};
     {
         TraceSession s;

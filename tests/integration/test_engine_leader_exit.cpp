@@ -42,9 +42,9 @@ enum class After { Detach, ProbeAgain };
 
 void check_probe_and_detach(int wait_ms, bool attach_after_leader_left, After after) {
     const std::string out = temp_path("leaderexit");
-    pid_t pid = start_untraced({target_path("leader_exit_target"), "leaderexit",
-                                std::to_string(wait_ms), "400"},
-                               out);
+    pid_t pid = start_announcing({target_path("leader_exit_target"), "leaderexit",
+                                  std::to_string(wait_ms), "400"},
+                                 out);
     if (attach_after_leader_left) wait_until_leader_left(pid);
     auto run = std::async(std::launch::async, [&]() -> std::string {
         TraceSession s;
@@ -92,7 +92,7 @@ std::pair<int, std::string> trace_to_end(TraceSession& s, const std::vector<std:
     const std::string out = temp_path("leaderexit-end");
     std::vector<std::string> argv = {target_path("leader_exit_target")};
     argv.insert(argv.end(), args.begin(), args.end());
-    pid_t pid = start_untraced(argv, out);
+    pid_t pid = start_announcing(argv, out);
     wait_until_leader_left(pid);
     REQUIRE(s.engine.attach(pid).ok());
     auto probe = s.engine.add_probe(probe_spec(pid, "work"));
@@ -154,7 +154,7 @@ TEST_CASE("a thread of a process whose main thread left execs") {
 TEST_CASE("a process whose main thread left is still known by its executable") {
     const std::string out = temp_path("leaderexit-exe");
     const std::string exe = target_path("leader_exit_target");
-    pid_t pid = start_untraced({exe, "leaderexit", "0", "300"}, out);
+    pid_t pid = start_announcing({exe, "leaderexit", "0", "300"}, out);
     wait_until_leader_left(pid);
     auto facts = read_process_facts(pid);
     kill(pid, SIGKILL);

@@ -230,7 +230,7 @@ TEST_CASE("rearm_on_exec: a probe the new image has no symbol for ends with prob
 TEST_CASE("detach with calls in flight restores their return addresses") {
     const std::string exe = target_path("probe_target_pie_O2");
     std::string out = temp_path("nap");
-    pid_t pid = start_untraced({exe, "nap", "30"}, out);
+    pid_t pid = start_announcing({exe, "nap", "30"}, out);
     {
         TraceSession s;
         REQUIRE(s.engine.attach(pid).ok());
@@ -265,7 +265,7 @@ TEST_CASE("probes removed and re-added while the program runs") {
     const std::string exe = target_path("probe_target_pie_O2");
     std::string expected = run_untraced({exe, "slow", "1000"});
     std::string out = temp_path("readd");
-    pid_t pid = start_untraced({exe, "slow", "1000"}, out);
+    pid_t pid = start_announcing({exe, "slow", "1000"}, out);
     {
         TraceSession s;
         REQUIRE(s.engine.attach(pid).ok());

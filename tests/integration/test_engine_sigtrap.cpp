@@ -33,7 +33,8 @@ void check_calls(TraceSession& s, uint64_t probe_id) {
 // disposition back last.
 void check_attached(const std::string& mode, int detach_after = 0) {
     const std::string out = temp_path("sigtrap-" + mode);
-    pid_t pid = start_untraced({target_path("sigtrap_target"), mode, std::to_string(kCalls)}, out);
+    pid_t pid =
+        start_announcing({target_path("sigtrap_target"), mode, std::to_string(kCalls)}, out);
     TraceSession s;
     REQUIRE(s.engine.attach(pid).ok());
     auto probe = s.engine.add_probe(probe_spec(pid, "work"));

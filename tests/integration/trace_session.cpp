@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -63,18 +64,21 @@ pid_t start_untraced(const std::vector<std::string>& argv, const std::string& ou
         execv(a[0], a.data());
         _exit(127);
     }
-    bool announces = argv.size() > 1 && (argv[1] == "slow" || argv[1] == "signals" ||
-                                         argv[1] == "nap" || argv[1] == "fire" ||
-                                         argv[1] == "blocked" || argv[1] == "deepblocked" ||
-                                         argv[1] == "wait" || argv[1] == "status" ||
-                                         argv[1] == "handler" || argv[1] == "ignore" ||
-                                         argv[1] == "leaderexit");
+    return pid;
+}
+
+pid_t start_announcing(const std::vector<std::string>& argv, const std::string& out_path) {
+    pid_t pid = start_untraced(argv, out_path);
     // Until it has exec'd and said so: attaching earlier would trace a copy
     // of this test. A loaded CI machine can take seconds to get there.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (announces && std::chrono::steady_clock::now() < deadline &&
-           read_file(out_path).find("ready") == std::string::npos)
+    while (read_file(out_path).find("ready") == std::string::npos) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            std::fprintf(stderr, "%s did not say \"ready\" in 60 s\n", argv[0].c_str());
+            break;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
     return pid;
 }
 

@@ -16,9 +16,11 @@ namespace probed::testing {
 // Path of a program built in tests/targets (PROBED_TARGETS_DIR is set by meson).
 std::string target_path(const std::string& name);
 
-// Starts a command untraced with stdout to `out_path`; if it announces
-// itself with a "ready" line, waits for that line.
+// Starts a command untraced with stdout to `out_path`.
 pid_t start_untraced(const std::vector<std::string>& argv, const std::string& out_path);
+// The same, for a mode of a target that says "ready" once it has set itself
+// up: returns once that line is there.
+pid_t start_announcing(const std::vector<std::string>& argv, const std::string& out_path);
 // The same, returning once the child has exec'd argv[0] (for programs that
 // announce nothing): attaching earlier would trace a copy of this test.
 pid_t start_untraced_execed(const std::vector<std::string>& argv, const std::string& out_path);
