@@ -89,7 +89,7 @@ void Engine::rearm_at_entry(ProcessState& proc, ThreadState& t) {
     bool any = false;
     for (uint64_t id : ids) {
         ProbeInfo& info = probes_.at(id).info;
-        auto target = resolve_target(proc.proc_files_tid(), info.target);
+        auto target = resolve_target(proc.pid, info.target, proc.proc_files_tid());
         Result<void> placed = target ? place_probe(proc, id, *target)
                                      : Result<void>(std::move(target).error());
         if (placed) {

@@ -244,7 +244,7 @@ Result<ProbeInfo> Engine::add_probe(const ProbeSpec& spec) {
         return make_error(ErrorKind::InvalidArgument, "capture.args must be between 0 and " +
                                                           std::to_string(host::kMaxIntArgs));
     notice_leader_left(*proc);
-    auto target = resolve_target(proc->proc_files_tid(), spec.target);
+    auto target = resolve_target(proc->pid, spec.target, proc->proc_files_tid());
     if (!target) return std::move(target).error();
 
     ProbeRecord rec;

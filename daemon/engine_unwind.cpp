@@ -19,7 +19,8 @@ namespace host = arch::host;
 
 void Engine::arm_unwind_hooks(ProcessState& proc) {
     std::vector<std::string> scanned;
-    auto found = find_definitions(proc.pid, unwind_hook_names(), proc.unwind_hook_modules, scanned);
+    auto found = find_definitions(proc.proc_files_tid(), unwind_hook_names(),
+                                  proc.unwind_hook_modules, scanned);
     proc.unwind_hook_modules.insert(scanned.begin(), scanned.end());
     if (!found) {
         spdlog::warn("pid {}: looking for unwinder entry points: {}", proc.pid,

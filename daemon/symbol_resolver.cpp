@@ -107,8 +107,9 @@ std::string list_basenames(const std::vector<const MappedFile*>& files, size_t l
     return out;
 }
 
-Result<ResolvedTarget> resolve_address(pid_t pid, const std::vector<MapEntry>& maps,
-                                       uint64_t addr) {
+// `files_tid`: the thread of `pid` whose /proc files are read.
+Result<ResolvedTarget> resolve_address(pid_t pid, pid_t files_tid,
+                                       const std::vector<MapEntry>& maps, uint64_t addr) {
     const MapEntry* mapping = find_mapping(maps, addr);
     if (mapping == nullptr || !mapping->executable()) {
         return make_error(ErrorKind::InvalidArgument, hex_address(addr) +
@@ -123,7 +124,7 @@ Result<ResolvedTarget> resolve_address(pid_t pid, const std::vector<MapEntry>& m
     if (file == nullptr)
         return out;
     out.module = file->path;
-    auto symbols = load_file_symbols(pid, *file);
+    auto symbols = load_file_symbols(files_tid, *file);
     if (!symbols.ok())
         return out;
     if (const SymbolInfo* sym = find_containing_symbol(symbols->symbols, addr)) {
@@ -136,15 +137,17 @@ Result<ResolvedTarget> resolve_address(pid_t pid, const std::vector<MapEntry>& m
 
 } // namespace
 
-Result<ResolvedTarget> resolve_target(pid_t pid, std::string_view spec) {
+Result<ResolvedTarget> resolve_target(pid_t pid, std::string_view spec, pid_t files_tid) {
+    if (files_tid == 0)
+        files_tid = pid;
     auto parsed = parse_target(spec);
     if (!parsed.ok())
         return std::move(parsed).error();
-    auto maps = read_proc_maps(pid);
+    auto maps = read_proc_maps(files_tid);
     if (!maps.ok())
         return std::move(maps).error();
     if (parsed->is_address)
-        return resolve_address(pid, *maps, parsed->address);
+        return resolve_address(pid, files_tid, *maps, parsed->address);
 
     // Only files with executable mappings can hold probeable functions; this
     // also skips data files such as locale archives.
@@ -174,7 +177,7 @@ Result<ResolvedTarget> resolve_target(pid_t pid, std::string_view spec) {
     std::vector<SymbolInfo> symbols;
     std::string unreadable;
     for (const MappedFile* f : modules) {
-        auto loaded = load_file_symbols(pid, *f);
+        auto loaded = load_file_symbols(files_tid, *f);
         if (!loaded.ok()) {
             unreadable += (unreadable.empty() ? "" : "; ") + loaded.error().message;
             continue;

@@ -46,8 +46,10 @@ struct ParsedTarget {
 Result<ParsedTarget> parse_target(std::string_view spec);
 
 // Resolves `spec` against the modules currently mapped in `pid` (reads
-// /proc/pid/maps and the ELF files; no ptrace needed).
-Result<ResolvedTarget> resolve_target(pid_t pid, std::string_view spec);
+// /proc/pid/maps and the ELF files; no ptrace needed). `files_tid`, when
+// set, is the thread of `pid` whose /proc files are read instead: those of a
+// main thread that has left show nothing. Messages name `pid`.
+Result<ResolvedTarget> resolve_target(pid_t pid, std::string_view spec, pid_t files_tid = 0);
 
 struct FunctionDefinition {
     std::string name;    // raw symbol name

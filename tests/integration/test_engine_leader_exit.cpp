@@ -22,17 +22,6 @@ using namespace probed::testing;
 
 namespace {
 
-char state_of(pid_t pid) {
-    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    const auto close = stat.rfind(')');
-    return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
-}
-
-void wait_until_leader_left(pid_t pid) {
-    for (int i = 0; i < 2000 && state_of(pid) != 'Z'; ++i) usleep(1000);
-    REQUIRE(state_of(pid) == 'Z');
-}
-
 // Probes work() in a running leader_exit_target whose main leaves after
 // `wait_ms`, probes it again once the main thread has left (the symbols
 // and code are read through a live thread's /proc files), and detaches,
@@ -45,7 +34,7 @@ void check_probe_and_detach(int wait_ms, bool attach_after_leader_left, After af
     pid_t pid = start_announcing({target_path("leader_exit_target"), "leaderexit",
                                   std::to_string(wait_ms), "400"},
                                  out);
-    if (attach_after_leader_left) wait_until_leader_left(pid);
+    if (attach_after_leader_left) REQUIRE(wait_until_leader_left(pid));
     auto run = std::async(std::launch::async, [&]() -> std::string {
         TraceSession s;
         if (auto a = s.engine.attach(pid); !a.ok()) return "attach: " + a.error().message;
@@ -59,7 +48,7 @@ void check_probe_and_detach(int wait_ms, bool attach_after_leader_left, After af
         if (!first.ok()) return "probe: " + first.error().message;
         if (auto e = calls_seen(first->id); !e.empty()) return e;
         // The main thread leaves while we trace.
-        if (!s.pump_until([&] { return state_of(pid) == 'Z'; })) return "main never left";
+        if (!s.pump_until([&] { return thread_state(pid) == 'Z'; })) return "main never left";
         if (after == After::ProbeAgain) {
             if (auto r = s.engine.remove_probe(first->id); !r.ok())
                 return "remove: " + r.error().message;
@@ -93,7 +82,7 @@ std::pair<int, std::string> trace_to_end(TraceSession& s, const std::vector<std:
     std::vector<std::string> argv = {target_path("leader_exit_target")};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_t pid = start_announcing(argv, out);
-    wait_until_leader_left(pid);
+    REQUIRE(wait_until_leader_left(pid));
     REQUIRE(s.engine.attach(pid).ok());
     auto probe = s.engine.add_probe(probe_spec(pid, "work"));
     REQUIRE_MESSAGE(probe.ok(), probe.error().message);
@@ -155,11 +144,46 @@ TEST_CASE("a process whose main thread left is still known by its executable") {
     const std::string out = temp_path("leaderexit-exe");
     const std::string exe = target_path("leader_exit_target");
     pid_t pid = start_announcing({exe, "leaderexit", "0", "300"}, out);
-    wait_until_leader_left(pid);
+    REQUIRE(wait_until_leader_left(pid));
     auto facts = read_process_facts(pid);
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     unlink(out.c_str());
     REQUIRE(facts.ok());
     CHECK(facts->exe == std::filesystem::canonical(exe).string());
+}
+
+// Symbols are read through a live thread's /proc files; what is not found
+// is reported for the process the user named.
+TEST_CASE("a missing symbol in a process whose main thread left names the process") {
+    const std::string out = temp_path("leaderexit-missing");
+    pid_t pid =
+        start_announcing({target_path("leader_exit_target"), "leaderexit", "0", "300"}, out);
+    REQUIRE(wait_until_leader_left(pid));
+    {
+        TraceSession s;
+        REQUIRE(s.engine.attach(pid).ok());
+        const std::string named = "pid " + std::to_string(pid);
+        auto missing = s.engine.add_probe(probe_spec(pid, "no_such_function"));
+        REQUIRE_FALSE(missing.ok());
+        CHECK_MESSAGE(missing.error().message.find(named + " ") != std::string::npos,
+                      missing.error().message);
+        auto no_lib = s.engine.add_probe(probe_spec(pid, "libnosuch:work"));
+        REQUIRE_FALSE(no_lib.ok());
+        CHECK_MESSAGE(no_lib.error().message.find(named + " ") != std::string::npos,
+                      no_lib.error().message);
+        auto not_code = s.engine.add_probe(probe_spec(pid, "0x10"));
+        REQUIRE_FALSE(not_code.ok());
+        CHECK_MESSAGE(not_code.error().message.find(named) != std::string::npos,
+                      not_code.error().message);
+        // The process is intact: still probed and detached cleanly.
+        auto work = s.engine.add_probe(probe_spec(pid, "work"));
+        REQUIRE_MESSAGE(work.ok(), work.error().message);
+        REQUIRE(s.engine.detach(pid).ok());
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK_MESSAGE(WIFEXITED(st), "wait status ", st);
+    CHECK(read_file(out) == "ready\ndone 300 bad 0\n");
+    unlink(out.c_str());
 }

@@ -42,6 +42,18 @@ TEST_CASE("an exception thrown through probed frames is caught as without probes
     }
 }
 
+// The program's unwinder is found through a live thread's /proc files: its
+// main thread's show no mappings once it has left.
+TEST_CASE("an exception thrown through probed frames after the main thread left") {
+    for (const std::string& variant : variants()) {
+        CAPTURE(variant);
+        UnwindRun t;
+        const int rounds = 12;
+        t.run_leaderless(variant, rounds, {"outer", "middle", "leaf"});
+        check_thrown_through(t, rounds);
+    }
+}
+
 TEST_CASE("an exception thrown and caught inside a probed function") {
     for (const std::string& variant : variants()) {
         CAPTURE(variant);

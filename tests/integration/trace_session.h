@@ -27,6 +27,11 @@ pid_t start_untraced_execed(const std::vector<std::string>& argv, const std::str
 // Runs a command without tracing and returns its stdout.
 std::string run_untraced(const std::vector<std::string>& argv);
 std::string read_file(const std::string& path);
+// The state letter of thread `tid` in /proc (R, S, Z, ...), '?' if gone.
+char thread_state(pid_t tid);
+// Waits up to 2 s for the main thread of `pid` to have left with
+// pthread_exit (a zombie while other threads run on); whether it has.
+bool wait_until_leader_left(pid_t pid);
 std::string temp_path(const std::string& tag);
 // The anonymous mappings of `pid` that hold code or read-only data (not
 // writable, not PROT_NONE), by address range: where our slot pages and a

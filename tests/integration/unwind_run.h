@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,6 +38,43 @@ struct UnwindRun {
         REQUIRE(s.engine.resume(pid).ok());
         int st = s.run_until_exit(pid);
         std::string expected = run_untraced({exe, mode, std::to_string(rounds)});
+        CHECK(read_file(out) == expected);
+        CHECK_MESSAGE(!WIFSIGNALED(st), "killed by signal ", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        REQUIRE(WIFEXITED(st));
+        CHECK(WEXITSTATUS(st) == 0);
+        unlink(out.c_str());
+    }
+
+    // unwind_target leaderless ROUNDS: attaches once its main thread has
+    // left, probes `funcs`, lets its worker go (SIGUSR1) and runs it to the
+    // end; checks as run() does, against an untraced run let go the same way.
+    void run_leaderless(const std::string& exe_name, int rounds,
+                        const std::vector<std::string>& funcs) {
+        const std::vector<std::string> argv = {target_path(exe_name), "leaderless",
+                                               std::to_string(rounds)};
+        const std::string plain_out = temp_path("unwind-leaderless-plain");
+        const pid_t plain = start_announcing(argv, plain_out);
+        kill(plain, SIGUSR1);
+        int plain_st = 0;
+        waitpid(plain, &plain_st, 0);
+        const std::string expected = read_file(plain_out);
+        unlink(plain_out.c_str());
+        REQUIRE(WIFEXITED(plain_st));
+
+        out = temp_path("unwind-leaderless");
+        pid = start_announcing(argv, out);
+        REQUIRE(wait_until_leader_left(pid));
+        REQUIRE(s.engine.attach(pid).ok());
+        for (const auto& f : funcs) {
+            auto p = s.engine.add_probe(probe_spec(pid, f));
+            REQUIRE_MESSAGE(p.ok(), (f + ": " + p.error().message));
+            ids[f] = p->id;
+        }
+        kill(pid, SIGUSR1);
+        s.run_until_exit(pid);
+        CHECK_FALSE(s.engine.tracing(pid));
+        int st = 0;
+        REQUIRE(waitpid(pid, &st, 0) == pid);
         CHECK(read_file(out) == expected);
         CHECK_MESSAGE(!WIFSIGNALED(st), "killed by signal ", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
         REQUIRE(WIFEXITED(st));

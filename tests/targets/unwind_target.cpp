@@ -7,7 +7,8 @@
 //
 // Every mode prints one line per result and "done" at the end. "steps" waits
 // for a SIGUSR1 before each step, so a test can change the probes between
-// them (see run_steps).
+// them (see run_steps); "leaderless" waits for one after its main thread
+// has left.
 #include <execinfo.h>
 #include <pthread.h>
 #include <signal.h>
@@ -237,6 +238,16 @@ int run(const char* mode, long rounds) {
     return 0;
 }
 
+// "leaderless": the main thread leaves with pthread_exit; a thread says
+// "ready", waits for a SIGUSR1, then runs "throw" and ends the process.
+void* leaderless_worker(void* arg) {
+    std::printf("ready\n");
+    wait_go();
+    int rc = run("throw", reinterpret_cast<long>(arg));
+    std::printf("done\n");
+    std::exit(rc);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -247,6 +258,11 @@ int main(int argc, char** argv) {
     sigprocmask(SIG_BLOCK, &go, nullptr); // before any thread: only sigwait takes it
     const char* mode = argc > 1 ? argv[1] : "throw";
     long rounds = argc > 2 ? std::atol(argv[2]) : 10;
+    if (!std::strcmp(mode, "leaderless")) {
+        pthread_t th;
+        pthread_create(&th, nullptr, leaderless_worker, reinterpret_cast<void*>(rounds));
+        pthread_exit(nullptr);
+    }
     int rc = run(mode, rounds);
     std::printf("done\n");
     return rc;
