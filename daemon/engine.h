@@ -185,7 +185,9 @@ private:
     // Nothing reports a main thread's pthread_exit (its exit comes after
     // every other thread's): before reading the process's /proc files for
     // a request, look whether the leader is a zombie, and let it go then.
-    void notice_leader_left(ProcessState& proc);
+    // True when it left since the last look: a read of its files that found
+    // nothing just before is worth doing again.
+    bool notice_leader_left(ProcessState& proc);
     void remove_thread(ProcessState& proc, pid_t tid);
 
     // stop dispatch (engine_stops.cpp)

@@ -6,6 +6,7 @@
 #include "arch/host.h"
 #include "daemon/detached_returns.h"
 #include "daemon/proc_task.h"
+#include "daemon/process_maps.h"
 #include "daemon/remote_syscall.h"
 #include "daemon/return_locator.h"
 #include "daemon/return_signer.h"
@@ -270,7 +271,8 @@ void Engine::move_out_of_slots(ProcessState& proc) {
 std::vector<arch::DetachedReturn> Engine::restore_return_addresses(ProcessState& proc) {
     uint64_t now = monotonic_ns();
     std::vector<arch::DetachedReturn> left;
-    ProcessStackBounds stacks(proc.proc_files_tid()); // every thread is held: one snapshot serves all
+    // Every thread is held: one snapshot serves all.
+    ProcessStackBounds stacks = process_stack_bounds(proc);
     for (auto& [tid, t] : proc.threads) {
         auto frames = t.shadow.take_all();
         spdlog::debug("tid {}: restoring {} hijacked return addresses", tid, frames.size());

@@ -6,6 +6,7 @@
 #include "common/monotonic_clock.h"
 #include "arch/host.h"
 #include "daemon/proc_maps.h"
+#include "daemon/process_maps.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/ptrace.h>
@@ -42,8 +43,8 @@ CallEvent event_for(EventType type, uint64_t id, const ProbeInfo& info, pid_t pi
 
 // Whether anything is mapped at `address`: a refused store's si_code
 // (SEGV_ACCERR, else SEGV_MAPERR). Only on a fault's path.
-bool is_mapped(pid_t pid, uint64_t address) {
-    auto maps = read_proc_maps(pid);
+bool is_mapped(const ProcessState& proc, uint64_t address) {
+    auto maps = read_process_maps(proc);
     return maps && find_mapping(*maps, address) != nullptr;
 }
 
@@ -84,7 +85,7 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
     const uint64_t sp = host::stack_pointer_of(regs);
     // Asked (and /proc/PID/maps read) only when a stop lies at or above a
     // pending frame or re-entry point: see pop_dead.
-    ProcessStackBounds stacks(proc.proc_files_tid());
+    ProcessStackBounds stacks = process_stack_bounds(proc);
     if (!t.reentries.empty()) {
         auto back = t.reentries.take(site.address, sp, stacks);
         if (back && resumes_interrupted_call(proc, t, site, regs)) {
@@ -255,7 +256,7 @@ void Engine::run_displaced(ProcessState& proc, ThreadState& t, const ProbeSite& 
         // into a stack's guard page): the CPU would fault, so it does.
         const uint64_t at = **flushed;
         deliver_fault(proc, t, site, trapped, before, PendingWrites{}, SIGSEGV,
-                      is_mapped(proc.proc_files_tid(), at) ? SEGV_ACCERR : SEGV_MAPERR, at);
+                      is_mapped(proc, at) ? SEGV_ACCERR : SEGV_MAPERR, at);
         return;
     }
     if (!host::set_changed_regs(t.tid, trapped, regs)) return; // the thread died; its exit is reported next

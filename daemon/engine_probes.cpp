@@ -6,6 +6,7 @@
 #include "common/remote_ptr.h"
 #include "daemon/address_space_gap.h"
 #include "daemon/proc_maps.h"
+#include "daemon/process_maps.h"
 #include "daemon/remote_syscall.h"
 #include "daemon/symbol_resolver.h"
 
@@ -26,7 +27,7 @@ constexpr uint64_t kPageSize = 4096;
 // Reads up to `want` bytes of code at addr as the program sees it (our
 // breakpoints hidden), stopping at the end of the mapping.
 Result<std::vector<uint8_t>> read_code(ProcessState& proc, uint64_t addr, size_t want) {
-    auto maps = read_proc_maps(proc.proc_files_tid());
+    auto maps = read_process_maps(proc);
     if (!maps) return std::move(maps).error();
     const MapEntry* m = find_mapping(*maps, addr);
     if (!m || !m->executable())
@@ -68,7 +69,7 @@ std::vector<uint8_t> read_preceding(ProcessState& proc, const ResolvedTarget& ta
     uint64_t want = host::kPrecedingCodeBytes;
     if (!target.symbol.empty()) want = std::min<uint64_t>(want, target.offset);
     if (want == 0) return {};
-    auto maps = read_proc_maps(proc.proc_files_tid());
+    auto maps = read_process_maps(proc);
     if (!maps) return {};
     const MapEntry* m = find_mapping(*maps, target.address);
     if (!m) return {};
@@ -82,7 +83,7 @@ std::vector<uint8_t> read_preceding(ProcessState& proc, const ResolvedTarget& ta
 } // namespace
 
 Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
-    auto maps = read_proc_maps(proc.proc_files_tid());
+    auto maps = read_process_maps(proc);
     if (!maps) return std::move(maps).error();
     const pid_t pid = proc.pid;
     pid_t tid = 0;
@@ -245,6 +246,9 @@ Result<ProbeInfo> Engine::add_probe(const ProbeSpec& spec) {
                                                           std::to_string(host::kMaxIntArgs));
     notice_leader_left(*proc);
     auto target = resolve_target(proc->pid, spec.target, proc->proc_files_tid());
+    // The main thread left while its files were read: they showed nothing.
+    if (!target && notice_leader_left(*proc))
+        target = resolve_target(proc->pid, spec.target, proc->proc_files_tid());
     if (!target) return std::move(target).error();
 
     ProbeRecord rec;

@@ -5,6 +5,7 @@
 #include "arch/host.h"
 #include "common/monotonic_clock.h"
 #include "daemon/proc_maps.h"
+#include "daemon/process_maps.h"
 #include "daemon/return_locator.h"
 #include "daemon/return_signer.h"
 #include "daemon/symbol_resolver.h"
@@ -21,6 +22,10 @@ void Engine::arm_unwind_hooks(ProcessState& proc) {
     std::vector<std::string> scanned;
     auto found = find_definitions(proc.proc_files_tid(), unwind_hook_names(),
                                   proc.unwind_hook_modules, scanned);
+    // Nothing scanned: the main thread may have left as its files were read.
+    if (found && scanned.empty() && notice_leader_left(proc))
+        found = find_definitions(proc.proc_files_tid(), unwind_hook_names(),
+                                 proc.unwind_hook_modules, scanned);
     proc.unwind_hook_modules.insert(scanned.begin(), scanned.end());
     if (!found) {
         spdlog::warn("pid {}: looking for unwinder entry points: {}", proc.pid,
@@ -57,7 +62,7 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
     std::vector<bool> hijacked(frames.size());
     for (size_t i = 0; i < frames.size(); ++i) hijacked[i] = frames[i].hijacked;
     // A frame whose trampoline is found nowhere is already gone from the stack.
-    ProcessStackBounds stacks(proc.proc_files_tid());
+    ProcessStackBounds stacks = process_stack_bounds(proc);
     auto spots = locate_returns(*proc.mem, frames, regs, stacks, [&](const ShadowFrame& f) {
         return f.hijacked ? std::optional<uint64_t>(f.trampoline) : std::nullopt;
     });
@@ -80,7 +85,7 @@ void Engine::restore_for_unwind(ProcessState& proc, ThreadState& t, host::Regs& 
 void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs, uint64_t sp,
                             uint64_t now) {
     std::vector<ShadowFrame> dead;
-    ProcessStackBounds stacks(proc.proc_files_tid());
+    ProcessStackBounds stacks = process_stack_bounds(proc);
     t.shadow.pop_dead(sp, stacks, true, dead);
     for (const auto& f : dead) report_return(proc, t, f, ExitKind::Exception, nullptr, now);
     auto& frames = t.shadow.frames_for_update();
@@ -124,7 +129,7 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         t.forced_unwind |= site.hook == UnwindHook::ForcedUnwind;
         if (!t.shadow.empty()) {
             std::vector<ShadowFrame> dead;
-            ProcessStackBounds stacks(proc.proc_files_tid());
+            ProcessStackBounds stacks = process_stack_bounds(proc);
             t.shadow.pop_dead(host::stack_pointer_of(regs), stacks, true, dead);
             for (const auto& f : dead)
                 report_return(proc, t, f, ExitKind::Exception, nullptr, monotonic_ns());
@@ -185,7 +190,7 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         // loader calls this after a dlclose unmapped them), then arm hooks in
         // new modules before the thread runs on: the next thing it does may
         // be to unwind. It is held while pages may be mapped.
-        if (auto maps = read_proc_maps(proc.proc_files_tid())) forget_unmapped_hooks(proc, *maps);
+        if (auto maps = read_process_maps(proc)) forget_unmapped_hooks(proc, *maps);
         auto run = t.run;
         t.run = ThreadState::Run::Stopped;
         arm_unwind_hooks(proc);

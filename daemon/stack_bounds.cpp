@@ -23,12 +23,13 @@ bool MappedStackBounds::same_stack(uint64_t a, uint64_t b) {
 
 bool ProcessStackBounds::same_stack(uint64_t a, uint64_t b) {
     if (!mapped_ && !unreadable_) {
-        auto maps = read_proc_maps(pid_);
-        if (maps) {
+        auto maps = read_();
+        if (maps && !maps->empty()) {
             mapped_.emplace(std::move(*maps));
         } else {
             unreadable_ = true;
-            spdlog::debug("pid {}: stack bounds by distance: {}", pid_, maps.error().message);
+            spdlog::debug("stack bounds by distance: {}",
+                          maps ? "no mappings" : maps.error().message);
         }
     }
     if (mapped_) return mapped_->same_stack(a, b);

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -67,14 +68,19 @@ private:
 // so an older snapshot could call a new altstack part of an old mapping.
 // Questions are rare (a call at or above a pending frame's slot), so the
 // common hit path never reads the maps. If they cannot be read (the process
-// is gone), the distance rule answers.
+// is gone, or shows no mappings), the distance rule answers.
 class ProcessStackBounds : public StackBounds {
 public:
-    explicit ProcessStackBounds(pid_t pid) : pid_(pid) {}
+    using MapsReader = std::function<Result<std::vector<MapEntry>>()>;
+    // /proc/PID/maps of `pid`.
+    explicit ProcessStackBounds(pid_t pid)
+        : ProcessStackBounds([pid] { return read_proc_maps(pid); }) {}
+    // The maps as `read` gives them (a traced process's: daemon/process_maps.h).
+    explicit ProcessStackBounds(MapsReader read) : read_(std::move(read)) {}
     bool same_stack(uint64_t a, uint64_t b) override;
 
 private:
-    pid_t pid_;
+    MapsReader read_;
     std::optional<MappedStackBounds> mapped_;
     StackSpanBounds fallback_{kFallbackStackSpan};
     bool unreadable_ = false;

@@ -2,6 +2,7 @@
 // threads run on. Its leader is a zombie: ptrace cannot seize it, it never
 // stops for an interrupt, its exit is reported only after every other
 // thread's, and its /proc/PID files show no memory, maps or auxv.
+#include "daemon/process_maps.h"
 #include "daemon/process_selector.h"
 #include "tests/integration/trace_session.h"
 
@@ -13,6 +14,7 @@
 #include <csignal>
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -185,5 +187,107 @@ TEST_CASE("a missing symbol in a process whose main thread left names the proces
     REQUIRE(waitpid(pid, &st, 0) == pid);
     CHECK_MESSAGE(WIFEXITED(st), "wait status ", st);
     CHECK(read_file(out) == "ready\ndone 300 bad 0\n");
+    unlink(out.c_str());
+}
+
+// A stack taken while the main thread lived, then one after it left: the
+// second is read through a live thread's files, not the leader's, which
+// show no modules any more.
+TEST_CASE("stacks of a process before and after its main thread left") {
+    const std::string out = temp_path("leaderexit-stack");
+    pid_t pid =
+        start_announcing({target_path("leader_exit_target"), "leaderexit", "300", "2000"}, out);
+    {
+        TraceSession s;
+        REQUIRE(s.engine.attach(pid).ok());
+        auto has_worker = [](const StackTrace& t) {
+            for (const StackFrame& f : t.frames)
+                if (f.function == "worker" &&
+                    f.module.find("leader_exit_target") != std::string::npos)
+                    return true;
+            return false;
+        };
+        std::optional<pid_t> worker;
+        for (const auto& task :
+             std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task"))
+            if (pid_t tid = std::stoi(task.path().filename()); tid != pid) worker = tid;
+        REQUIRE(worker);
+        auto before = s.engine.stack(pid, worker);
+        REQUIRE_MESSAGE(before.ok(), before.error().message);
+        CHECK(has_worker(*before));
+        REQUIRE(s.pump_until([&] { return thread_state(pid) == 'Z'; }));
+        auto after = s.engine.stack(pid, worker);
+        REQUIRE_MESSAGE(after.ok(), after.error().message);
+        CHECK_MESSAGE(has_worker(*after), after->frames.size(), " frames");
+        auto of_process = s.engine.stack(pid, std::nullopt);
+        REQUIRE_MESSAGE(of_process.ok(), of_process.error().message);
+        CHECK(has_worker(*of_process));
+        REQUIRE(s.engine.detach(pid).ok());
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    unlink(out.c_str());
+}
+
+// The main thread leaves while traced, and a SIGTRAP handler stays the
+// program's. SIGTRAP's disposition is looked at in the leader's
+// /proc/PID/stat, which still shows the process's handlers while it is a
+// zombie (its signal handlers live until the whole process ends).
+TEST_CASE("a SIGTRAP handler is left alone after the main thread left while traced") {
+    const std::string out = temp_path("leaderexit-handler");
+    pid_t pid = start_announcing(
+        {target_path("leader_exit_target"), "leaderexit", "200", "600", "handler"}, out);
+    TraceSession s;
+    REQUIRE(s.engine.attach(pid).ok());
+    auto probe = s.engine.add_probe(probe_spec(pid, "work"));
+    REQUIRE_MESSAGE(probe.ok(), probe.error().message);
+    CHECK(thread_state(pid) != 'Z'); // it leaves under us
+    const int st = s.run_until_exit(pid, std::chrono::seconds(30));
+    CHECK_MESSAGE(WIFEXITED(st), "wait status ", st);
+    waitpid(pid, nullptr, 0);
+    CHECK(read_file(out) == "ready\ndone 600 bad 0\nhandler kept\n");
+    unlink(out.c_str());
+    CHECK(s.returns_of(probe->id).size() > 300);
+    // Read at attach; never reset by a trap of ours (the worker does not
+    // block SIGTRAP), so never put back.
+    CHECK(s.engine.counters().sigtrap_reads >= 1);
+    CHECK(s.engine.counters().sigtrap_restores == 0);
+}
+
+// Nothing reports the main thread's leaving: until the engine looks, it
+// takes the leader's files for the process's, and those show no mappings
+// from that moment. An empty answer is asked again of another thread.
+TEST_CASE("a process's mappings are read through a live thread when the leader's show none") {
+    const std::string out = temp_path("leaderexit-maps");
+    pid_t pid = start_announcing({target_path("leader_exit_target"), "leaderexit", "0", "300"},
+                                 out);
+    REQUIRE(wait_until_leader_left(pid));
+    pid_t worker = 0;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task"))
+        if (pid_t tid = std::stoi(task.path().filename()); tid != pid) worker = tid;
+    REQUIRE(worker != 0);
+    ProcessState believed; // as the engine knows it before it has looked
+    believed.pid = pid;
+    believed.threads[pid].tid = pid;
+    believed.threads[worker].tid = worker;
+    REQUIRE(believed.proc_files_tid() == pid);
+    auto leaders = read_proc_maps(pid);
+    REQUIRE(leaders.ok());
+    CHECK(leaders->empty());
+    auto maps = read_process_maps(believed);
+    REQUIRE(maps.ok());
+    CHECK_FALSE(maps->empty());
+    // Stack bounds too: by mapping (two mappings of the program, adjacent,
+    // are two regions), not by the distance rule nor "nothing is mapped".
+    REQUIRE(maps->size() >= 2);
+    const MapEntry& a = (*maps)[0];
+    const MapEntry& b = (*maps)[1];
+    REQUIRE(b.start - a.start < kFallbackStackSpan);
+    ProcessStackBounds stacks = process_stack_bounds(believed);
+    CHECK(stacks.same_stack(a.start, a.end - 8));
+    CHECK_FALSE(stacks.same_stack(a.start, b.start));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
     unlink(out.c_str());
 }

@@ -2,14 +2,17 @@
 // on: the process lives on with its leader a zombie, whose /proc/PID files
 // show no memory, maps or auxv, and which ptrace cannot seize.
 //
-//   leader_exit_target leaderexit WAIT_MS N [exec]
+//   leader_exit_target leaderexit WAIT_MS N [exec|handler]
 //
 // The worker says "ready", then calls work() every millisecond, N times;
 // main leaves WAIT_MS milliseconds after the worker started. The worker
 // prints "done N bad B" and the process ends with status 0 when it returns,
 // or, with "exec", the worker execs this program again, which prints
-// "execed" (the exec's thread takes the leader's tid).
+// "execed" (the exec's thread takes the leader's tid). With "handler", main
+// first installs a SIGTRAP handler, which the worker checks is still there
+// at the end ("handler kept" or "handler lost").
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,9 @@ NOINLINE long work(long a) { return a * 5 + 2; }
 
 static long calls;
 static int exec_after;
+static int with_handler;
+
+static void on_sigtrap(int sig) { (void)sig; }
 static const char* self;
 
 static void sleep_ms(long ms) {
@@ -39,6 +45,11 @@ static void* worker(void* arg) {
         sleep_ms(1);
     }
     printf("done %ld bad %ld\n", calls, bad);
+    if (with_handler) {
+        struct sigaction now;
+        sigaction(SIGTRAP, NULL, &now);
+        printf("handler %s\n", now.sa_handler == on_sigtrap ? "kept" : "lost");
+    }
     fflush(stdout);
     if (exec_after) {
         // Not /proc/self: that is the zombie leader's, with no executable.
@@ -60,6 +71,13 @@ int main(int argc, char** argv) {
     }
     calls = atol(argv[3]);
     exec_after = argc > 4 && !strcmp(argv[4], "exec");
+    with_handler = argc > 4 && !strcmp(argv[4], "handler");
+    if (with_handler) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigtrap;
+        sigaction(SIGTRAP, &sa, NULL);
+    }
     self = argv[0];
     pthread_t th;
     if (pthread_create(&th, NULL, worker, NULL) != 0) return 3;

@@ -192,6 +192,29 @@ TEST_CASE("the main thread's stack grows down: below [stack] is still on it") {
     CHECK_FALSE(stack_region(maps, 0x50));
 }
 
+TEST_CASE("a live process's bounds: its maps read once, the distance rule without them") {
+    int reads = 0;
+    ProcessStackBounds mapped([&reads]() -> Result<std::vector<MapEntry>> {
+        ++reads;
+        return std::vector<MapEntry>{mapping(0x100000, 0x140000), mapping(0x141000, 0x151000)};
+    });
+    CHECK(reads == 0); // the common hit path never asks
+    CHECK_FALSE(mapped.same_stack(0x13ff00, 0x150f00));
+    CHECK(mapped.same_stack(0x13ff00, 0x13fe00));
+    CHECK(reads == 1);
+    // No mappings (a main thread that has just left shows none) and none
+    // readable (the process is gone): the distance rule, not "never the same".
+    ProcessStackBounds empty([]() -> Result<std::vector<MapEntry>> {
+        return std::vector<MapEntry>{};
+    });
+    CHECK(empty.same_stack(0x13ff00, 0x150f00));
+    ProcessStackBounds gone([]() -> Result<std::vector<MapEntry>> {
+        return Error::from_errno("read /proc/1/maps", ESRCH);
+    });
+    CHECK(gone.same_stack(0x13ff00, 0x13fe00));
+    CHECK_FALSE(gone.same_stack(0x13ff00, 0x13ff00 + kFallbackStackSpan));
+}
+
 TEST_CASE("siglongjmp out of a sigaltstack handler: frames on both stacks are dead") {
     constexpr uint64_t kAlt = 0x20000;                   // the handler's stack, far below
     constexpr uint64_t kMain = 0x7ff000000000;           // the thread's stack
