@@ -112,24 +112,22 @@ void Engine::remove_thread(ProcessState& proc, pid_t tid) {
                           it->second.forced_unwind ? ExitKind::Exception : ExitKind::ThreadExit,
                           nullptr, now);
     }
+    // The unwinder reads the /proc files of the thread it was made for,
+    // which show no modules once it is gone.
+    if (proc.unwinder && proc.unwinder->pid() == tid) proc.unwinder.reset();
     proc.threads.erase(tid);
     tid_owner_.erase(tid);
-    if (tid == proc.pid) {
-        proc.leader_exited = true; // the process ends, or lives on without it
-        // It read the leader's /proc files, which show no modules now.
-        proc.unwinder.reset();
-    }
+    if (tid == proc.pid) proc.leader_exited = true; // the process ends, or lives on without it
     if (proc.slots) proc.slots->thread_exited(tid);
     // Its frames may have been the last to keep the unwinder hooks; a
     // process with no thread left has no memory to take them out of.
     if (proc.unwind_hooks_retiring && !proc.threads.empty()) retire_unwind_hooks(proc);
 }
 
-bool Engine::notice_leader_left(ProcessState& proc) {
-    if (proc.leader_exited || proc.threads.size() < 2 || !thread_exited(proc.pid)) return false;
+void Engine::notice_leader_left(ProcessState& proc) {
+    if (proc.leader_exited || proc.threads.size() < 2 || !thread_exited(proc.pid)) return;
     spdlog::debug("pid {}: the main thread has left; the process lives on", proc.pid);
     remove_thread(proc, proc.pid);
-    return true;
 }
 
 Result<void> Engine::init_process(ProcessState& proc) {

@@ -185,9 +185,10 @@ private:
     // Nothing reports a main thread's pthread_exit (its exit comes after
     // every other thread's): before reading the process's /proc files for
     // a request, look whether the leader is a zombie, and let it go then.
-    // True when it left since the last look: a read of its files that found
-    // nothing just before is worth doing again.
-    bool notice_leader_left(ProcessState& proc);
+    // Not on a hit's path: letting the leader go may retire the unwinder
+    // hooks, the site being handled among them (reads there go through
+    // process_maps.h instead).
+    void notice_leader_left(ProcessState& proc);
     void remove_thread(ProcessState& proc, pid_t tid);
 
     // stop dispatch (engine_stops.cpp)
@@ -278,8 +279,11 @@ private:
     // keeping the program's unwinder off our trampoline (engine_unwind.cpp)
     void arm_unwind_hooks(ProcessState& proc);
     // `regs` are the thread's at the hook (an entry hit); a hijacked return
-    // address still in a register is put back there.
-    void on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite& site,
+    // address still in a register is put back there. False when arming a
+    // site for it ended the process, its program (exec) or this site: the
+    // hit has nothing left to handle (with only the site gone, the thread
+    // is left as it was, to run the program's instruction).
+    bool on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite& site,
                         arch::host::Regs& regs);
     void restore_for_unwind(ProcessState& proc, ThreadState& t, arch::host::Regs& regs);
     // The signed copies of the trampoline address (arm64 pointer
@@ -319,6 +323,10 @@ private:
 
     // stacks (engine_stack.cpp)
     Result<StackTrace> unwind_view(ProcessState& proc, ThreadState& t, const ProgramView& view);
+    // With the process's unwinder, made for the /proc files of `files` if
+    // there is none.
+    Result<StackTrace> unwind_with(ProcessState& proc, ThreadState& t, const ProgramView& view,
+                                   pid_t files);
     // The stack at an entry hit (capture.stack); null if it cannot be unwound.
     std::shared_ptr<const StackTrace> capture_stack(ProcessState& proc, ThreadState& t,
                                                     const arch::host::Regs& regs);

@@ -104,7 +104,17 @@ void Engine::on_entry_hit(ProcessState& proc, ThreadState& t, ProbeSite& site, h
             return;
         }
     }
-    if (site.hook != UnwindHook::None) on_unwind_hook(proc, t, site, regs);
+    if (site.hook != UnwindHook::None) {
+        const pid_t pid = proc.pid;
+        const uint64_t image = proc.image_generation;
+        if (!on_unwind_hook(proc, t, site, regs)) {
+            // Only the site went: its instruction is the program's again.
+            if (find_process(pid) == &proc && proc.image_generation == image &&
+                host::set_changed_regs(t.tid, trapped, regs))
+                resume_thread(t);
+            return;
+        }
+    }
 
     ShadowFrame frame;
     frame.ts_ns = ts;

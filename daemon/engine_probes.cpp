@@ -245,10 +245,12 @@ Result<ProbeInfo> Engine::add_probe(const ProbeSpec& spec) {
         return make_error(ErrorKind::InvalidArgument, "capture.args must be between 0 and " +
                                                           std::to_string(host::kMaxIntArgs));
     notice_leader_left(*proc);
-    auto target = resolve_target(proc->pid, spec.target, proc->proc_files_tid());
-    // The main thread left while its files were read: they showed nothing.
-    if (!target && notice_leader_left(*proc))
-        target = resolve_target(proc->pid, spec.target, proc->proc_files_tid());
+    const pid_t files = process_files_tid(*proc);
+    auto target = resolve_target(proc->pid, spec.target, files);
+    // The thread whose files were read left meanwhile: they showed nothing.
+    if (!target)
+        if (const pid_t now = process_files_tid(*proc); now != files)
+            target = resolve_target(proc->pid, spec.target, now);
     if (!target) return std::move(target).error();
 
     ProbeRecord rec;

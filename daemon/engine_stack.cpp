@@ -2,6 +2,7 @@
 #include "daemon/engine.h"
 
 #include "arch/host.h"
+#include "daemon/process_maps.h"
 #include "daemon/program_view.h"
 #include "daemon/return_address_fixup.h"
 #include "daemon/stack_unwinder.h"
@@ -31,8 +32,22 @@ void overlay(const arch::MemoryStore& w, uint64_t addr, std::span<uint8_t> buf) 
 } // namespace
 
 Result<StackTrace> Engine::unwind_view(ProcessState& proc, ThreadState& t, const ProgramView& view) {
+    auto trace = unwind_with(proc, t, view, proc.proc_files_tid());
+    if (trace) return trace;
+    // The files the unwinder reads may have stopped showing the process (a
+    // main thread that left, unnoticed yet): once more through a thread
+    // whose files do, found without changing state, as on a hit's path
+    // (capture.stack).
+    const pid_t files = process_files_tid(proc);
+    if (proc.unwinder && proc.unwinder->pid() == files) return trace;
+    proc.unwinder.reset();
+    return unwind_with(proc, t, view, files);
+}
+
+Result<StackTrace> Engine::unwind_with(ProcessState& proc, ThreadState& t,
+                                       const ProgramView& view, pid_t files) {
     if (!proc.unwinder) {
-        auto u = StackUnwinder::create(proc.proc_files_tid());
+        auto u = StackUnwinder::create(files);
         if (!u) return std::move(u).error();
         proc.unwinder = std::move(*u);
     }

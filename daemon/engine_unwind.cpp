@@ -19,13 +19,11 @@ namespace probed {
 namespace host = arch::host;
 
 void Engine::arm_unwind_hooks(ProcessState& proc) {
+    // Also on a hit's path (the loader's hook): the thread is looked for
+    // without letting a leader that left go (process_maps.h).
     std::vector<std::string> scanned;
-    auto found = find_definitions(proc.proc_files_tid(), unwind_hook_names(),
+    auto found = find_definitions(process_files_tid(proc), unwind_hook_names(),
                                   proc.unwind_hook_modules, scanned);
-    // Nothing scanned: the main thread may have left as its files were read.
-    if (found && scanned.empty() && notice_leader_left(proc))
-        found = find_definitions(proc.proc_files_tid(), unwind_hook_names(),
-                                 proc.unwind_hook_modules, scanned);
     proc.unwind_hook_modules.insert(scanned.begin(), scanned.end());
     if (!found) {
         spdlog::warn("pid {}: looking for unwinder entry points: {}", proc.pid,
@@ -113,11 +111,19 @@ void Engine::rehijack_alive(ProcessState& proc, ThreadState& t, host::Regs& regs
     }
 }
 
-void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite& site,
+bool Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite& site,
                             host::Regs& regs) {
+    // Arming a site stops threads, which may end the process or finish
+    // another thread's exec; the loader's hook also forgets hooks.
+    const pid_t pid = proc.pid;
+    const uint64_t image = proc.image_generation;
+    const uint64_t at = site.address;
+    const auto process_stands = [&] {
+        return find_process(pid) == &proc && proc.image_generation == image;
+    };
     switch (site.hook) {
     case UnwindHook::None:
-        return;
+        return true;
     case UnwindHook::Unwind:
     case UnwindHook::ForcedUnwind:
         // Every unwinder entry (a throw, each _Unwind_Resume after a cleanup,
@@ -135,16 +141,16 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
                 report_return(proc, t, f, ExitKind::Exception, nullptr, monotonic_ns());
             restore_for_unwind(proc, t, regs);
         }
-        return;
+        return true;
     case UnwindHook::Catch:
         // The handler runs in the frame that caught: everything below this
         // call's return-address slot was unwound by the exception.
-        if (!t.unwinding && t.shadow.empty()) return;
+        if (!t.unwinding && t.shadow.empty()) return true;
         rehijack_alive(proc, t, regs, host::stack_pointer_of(regs), monotonic_ns());
         t.unwinding = t.forced_unwind = false;
-        return;
+        return true;
     case UnwindHook::Backtrace: {
-        if (t.shadow.empty()) return;
+        if (t.shadow.empty()) return true;
         // The walk starts from its own return address, so that one cannot be
         // hijacked to learn when it ends: a temporary breakpoint at the
         // return address does it instead. The thread is held while the site
@@ -152,38 +158,35 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         auto ret = host::return_address_at_entry(regs, [&](uint64_t address, unsigned) {
             return proc.mem->read_word(address);
         });
-        if (!ret) return;
+        if (!ret) return true;
         auto run = t.run;
         t.run = ThreadState::Run::Stopped;
         ResolvedTarget target;
         target.address = *ret;
-        const pid_t pid = proc.pid;
-        const uint64_t image = proc.image_generation;
         auto done = arm_site(proc, target, "the return from _Unwind_Backtrace");
-        // The process ended meanwhile, or another thread's exec finished:
-        // this thread is gone with it.
-        if (find_process(pid) != &proc || proc.image_generation != image) return;
+        if (!process_stands()) return false;
         t.run = run;
+        if (proc.sites.count(at) == 0) return false;
         if (!done) {
             spdlog::warn("tid {}: backtrace() will see our trampoline: {}", t.tid,
                          done.error().message);
-            return;
+            return true;
         }
         if ((*done)->hook == UnwindHook::None) (*done)->hook = UnwindHook::WalkDone;
-        if ((*done)->hook != UnwindHook::WalkDone) return; // an unwinder hook sits there
+        if ((*done)->hook != UnwindHook::WalkDone) return true; // an unwinder hook sits there
         t.walk_done_at = *ret;
         restore_for_unwind(proc, t, regs);
-        return;
+        return true;
     }
     case UnwindHook::WalkDone: {
-        if (t.walk_done_at != site.address) return; // another thread passing by
+        if (t.walk_done_at != site.address) return true; // another thread passing by
         t.walk_done_at = 0;
         // Frames at or below the slot _Unwind_Backtrace returned from are gone.
         rehijack_alive(proc, t, regs, host::entry_sp_at_return(regs), monotonic_ns());
         bool awaited = false;
         for (const auto& [tid, other] : proc.threads) awaited |= other.walk_done_at == site.address;
         if (!awaited) proc.sites_to_drop.push_back(site.address);
-        return;
+        return true;
     }
     case UnwindHook::LibraryLoad: {
         // Forget the hooks of modules unloaded since the last call (the
@@ -194,10 +197,12 @@ void Engine::on_unwind_hook(ProcessState& proc, ThreadState& t, const ProbeSite&
         auto run = t.run;
         t.run = ThreadState::Run::Stopped;
         arm_unwind_hooks(proc);
+        if (!process_stands()) return false;
         t.run = run;
-        return;
+        return proc.sites.count(at) != 0;
     }
     }
+    return true;
 }
 
 void Engine::drop_finished_sites(ProcessState& proc) {

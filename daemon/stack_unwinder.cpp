@@ -84,6 +84,9 @@ Result<void> StackUnwinder::report_modules() {
     if (!in) return Error::from_errno("reading " + path);
     std::string maps = module_lines(
         std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+    // A live process has mappings: these are the files of a thread gone.
+    if (maps.empty())
+        return make_error(ErrorKind::ProcessGone, path + " shows no modules");
     if (maps == maps_ && !maps_.empty()) return {};
     maps_ = std::move(maps);
     described_.clear();

@@ -41,6 +41,8 @@ struct UnwindInput {
 class StackUnwinder {
 public:
     static Result<std::unique_ptr<StackUnwinder>> create(pid_t pid);
+    // The thread whose /proc files it reads.
+    pid_t pid() const { return pid_; }
     ~StackUnwinder();
     StackUnwinder(const StackUnwinder&) = delete;
     StackUnwinder& operator=(const StackUnwinder&) = delete;

@@ -144,8 +144,14 @@ Result<ResolvedTarget> resolve_target(pid_t pid, std::string_view spec, pid_t fi
     if (!parsed.ok())
         return std::move(parsed).error();
     auto maps = read_proc_maps(files_tid);
-    if (!maps.ok())
-        return std::move(maps).error();
+    if (!maps.ok()) {
+        if (files_tid == pid)
+            return std::move(maps).error();
+        return make_error(maps.error().kind, "pid " + std::to_string(pid) +
+                                                 " (read through thread " +
+                                                 std::to_string(files_tid) +
+                                                 "): " + maps.error().message);
+    }
     if (parsed->is_address)
         return resolve_address(pid, files_tid, *maps, parsed->address);
 

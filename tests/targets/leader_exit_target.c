@@ -2,10 +2,11 @@
 // on: the process lives on with its leader a zombie, whose /proc/PID files
 // show no memory, maps or auxv, and which ptrace cannot seize.
 //
-//   leader_exit_target leaderexit WAIT_MS N [exec|handler]
+//   leader_exit_target leaderexit WAIT_MS|signal N [exec|handler]
 //
 // The worker says "ready", then calls work() every millisecond, N times;
-// main leaves WAIT_MS milliseconds after the worker started. The worker
+// main leaves WAIT_MS milliseconds after the worker started, or when sent
+// SIGUSR1. The worker
 // prints "done N bad B" and the process ends with status 0 when it returns,
 // or, with "exec", the worker execs this program again, which prints
 // "execed" (the exec's thread takes the leader's tid). With "handler", main
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (argc < 4) {
-        fprintf(stderr, "usage: %s leaderexit WAIT_MS N\n", argv[0]);
+        fprintf(stderr, "usage: %s leaderexit WAIT_MS|signal N [exec|handler]\n", argv[0]);
         return 2;
     }
     calls = atol(argv[3]);
@@ -79,8 +80,20 @@ int main(int argc, char** argv) {
         sigaction(SIGTRAP, &sa, NULL);
     }
     self = argv[0];
+    // WAIT_MS "signal": main leaves when sent SIGUSR1 (blocked in every
+    // thread, taken by main's sigwait only).
+    const int on_signal = !strcmp(argv[2], "signal");
+    sigset_t go;
+    sigemptyset(&go);
+    sigaddset(&go, SIGUSR1);
+    if (on_signal) sigprocmask(SIG_BLOCK, &go, NULL);
     pthread_t th;
     if (pthread_create(&th, NULL, worker, NULL) != 0) return 3;
-    sleep_ms(atol(argv[2]));
+    if (on_signal) {
+        int sig = 0;
+        sigwait(&go, &sig);
+    } else {
+        sleep_ms(atol(argv[2]));
+    }
     pthread_exit(NULL);
 }

@@ -44,16 +44,20 @@ uint64_t addr(const void* p) {
     return reinterpret_cast<uint64_t>(p);
 }
 
-// A private mapping of `pages` pages with protection `prot`, unmapped at the end.
+// A private mapping of `pages` pages with protection `prot`, between two
+// PROT_NONE pages so that the kernel cannot merge it with a neighbour;
+// unmapped at the end.
 struct Pages {
     explicit Pages(int prot, size_t pages = 2) : size(pages * page()) {
-        base = static_cast<uint8_t*>(
-            mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-        REQUIRE(base != MAP_FAILED);
+        auto* all = static_cast<uint8_t*>(mmap(nullptr, size + 2 * page(), PROT_NONE,
+                                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        REQUIRE(all != MAP_FAILED);
+        base = all + page();
+        REQUIRE(mprotect(base, size, PROT_READ | PROT_WRITE) == 0);
         std::fill_n(base, size, uint8_t{0x5a});
         REQUIRE(mprotect(base, size, prot) == 0);
     }
-    ~Pages() { munmap(base, size); }
+    ~Pages() { munmap(base - page(), size + 2 * page()); }
     static size_t page() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
     uint8_t* base;
     size_t size;
