@@ -6,6 +6,7 @@
 #include "common/remote_ptr.h"
 #include "daemon/address_space_gap.h"
 #include "daemon/proc_maps.h"
+#include "daemon/proc_task.h"
 #include "daemon/process_maps.h"
 #include "daemon/remote_syscall.h"
 #include "daemon/symbol_resolver.h"
@@ -90,9 +91,15 @@ Result<uint64_t> Engine::map_page_near(ProcessState& proc, uint64_t near) {
     bool was_held = false;
     Result<std::optional<WaitStatus>> deferred = std::optional<WaitStatus>{};
     while (true) {
-        // The leader while it lives; a thread found gone as we stop it (the
-        // main thread may have left with pthread_exit) is passed over.
+        // The leader while it lives; a thread found gone as we stop it is
+        // passed over. A main thread that left with pthread_exit, unnoticed
+        // yet, is passed over without being let go (this runs on hits too:
+        // see notice_leader_left).
         auto tit = proc.threads.find(pid);
+        if (tit != proc.threads.end() && tit->second.run != ThreadState::Run::Stopped &&
+            !proc.leader_exited && thread_exited(pid))
+            tit = std::find_if(proc.threads.begin(), proc.threads.end(),
+                               [pid](const auto& entry) { return entry.first != pid; });
         if (tit == proc.threads.end()) tit = proc.threads.begin();
         if (tit == proc.threads.end()) return make_error(ErrorKind::ProcessGone, "no threads left");
         tid = tit->first;

@@ -35,8 +35,11 @@ void Engine::arm_unwind_hooks(ProcessState& proc) {
     for (const FunctionDefinition& def : *found) {
         // Arming one stops a thread, which may end the process, or finish an
         // exec: the rest were found in the program that is gone then (the
-        // new one gets its hooks with its first return probe).
-        if (find_process(pid) != &proc || proc.image_generation != image) return;
+        // new one gets its hooks with its first return probe). A thread
+        // found gone may also have let the hooks retire: none is armed then.
+        if (find_process(pid) != &proc || proc.image_generation != image ||
+            !proc.unwind_hooks_armed)
+            return;
         ResolvedTarget target;
         target.address = def.address;
         target.module = def.module;

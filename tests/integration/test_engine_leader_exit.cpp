@@ -24,19 +24,25 @@ using namespace probed::testing;
 
 namespace {
 
-// Probes work() in a running leader_exit_target whose main leaves after
-// `wait_ms`, probes it again once the main thread has left (the symbols
-// and code are read through a live thread's /proc files), and detaches,
-// all within a time limit: on a thread of its own, so that a stop that
-// never comes fails the test instead of hanging it.
+// Probes work() in a running leader_exit_target whose main leaves when
+// told (before the attach, or once calls were seen), probes it again once
+// the main thread has left (the symbols and code are read through a live
+// thread's /proc files), and detaches, all within a time limit: on a
+// thread of its own, so that a stop that never comes fails the test
+// instead of hanging it. The worker's 3000 calls last the whole test even
+// on a slow VM, and it finishes them untraced.
 enum class After { Detach, ProbeAgain };
+constexpr int kWorkerCalls = 3000;
 
-void check_probe_and_detach(int wait_ms, bool attach_after_leader_left, After after) {
+void check_probe_and_detach(bool attach_after_leader_left, After after) {
     const std::string out = temp_path("leaderexit");
-    pid_t pid = start_announcing({target_path("leader_exit_target"), "leaderexit",
-                                  std::to_string(wait_ms), "400"},
+    pid_t pid = start_announcing({target_path("leader_exit_target"), "leaderexit", "signal",
+                                  std::to_string(kWorkerCalls)},
                                  out);
-    if (attach_after_leader_left) REQUIRE(wait_until_leader_left(pid));
+    if (attach_after_leader_left) {
+        kill(pid, SIGUSR1);
+        REQUIRE(wait_until_leader_left(pid));
+    }
     auto run = std::async(std::launch::async, [&]() -> std::string {
         TraceSession s;
         if (auto a = s.engine.attach(pid); !a.ok()) return "attach: " + a.error().message;
@@ -50,6 +56,7 @@ void check_probe_and_detach(int wait_ms, bool attach_after_leader_left, After af
         if (!first.ok()) return "probe: " + first.error().message;
         if (auto e = calls_seen(first->id); !e.empty()) return e;
         // The main thread leaves while we trace.
+        if (!attach_after_leader_left) kill(pid, SIGUSR1);
         if (!s.pump_until([&] { return thread_state(pid) == 'Z'; })) return "main never left";
         if (after == After::ProbeAgain) {
             if (auto r = s.engine.remove_probe(first->id); !r.ok())
@@ -71,7 +78,7 @@ void check_probe_and_detach(int wait_ms, bool attach_after_leader_left, After af
     int st = 0;
     REQUIRE(waitpid(pid, &st, 0) == pid);
     CHECK_MESSAGE(WIFEXITED(st), "wait status ", st);
-    CHECK(read_file(out) == "ready\ndone 400 bad 0\n");
+    CHECK(read_file(out) == "ready\ndone " + std::to_string(kWorkerCalls) + " bad 0\n");
     unlink(out.c_str());
 }
 
@@ -100,15 +107,15 @@ std::pair<int, std::string> trace_to_end(TraceSession& s, const std::vector<std:
 } // namespace
 
 TEST_CASE("the main thread leaves while traced, then a detach") {
-    check_probe_and_detach(100, false, After::Detach);
+    check_probe_and_detach(false, After::Detach);
 }
 
 TEST_CASE("the main thread leaves while traced, then the worker is probed again") {
-    check_probe_and_detach(100, false, After::ProbeAgain);
+    check_probe_and_detach(false, After::ProbeAgain);
 }
 
 TEST_CASE("attach to a process whose main thread has left") {
-    check_probe_and_detach(0, true, After::ProbeAgain);
+    check_probe_and_detach(true, After::ProbeAgain);
 }
 
 // Traced to its end: the last thread's exit ends the process (the leader's
