@@ -4,35 +4,33 @@ namespace probed {
 
 namespace {
 
-// The first thread of `proc` other than the one tried whose maps show
-// something, with those maps.
-std::optional<std::pair<pid_t, std::vector<MapEntry>>> other_thread_maps(const ProcessState& proc,
-                                                                        pid_t tried) {
+struct ThreadMaps {
+    pid_t tid;
+    Result<std::vector<MapEntry>> maps;
+};
+
+// proc_files_tid() and its maps; when those are empty or cannot be read
+// (a thread that has just exited, its end not yet dispatched), the first
+// other thread whose maps show something, with those.
+ThreadMaps showing_thread(const ProcessState& proc) {
+    ThreadMaps first{proc.proc_files_tid(), read_proc_maps(proc.proc_files_tid())};
+    if (first.maps && !first.maps->empty()) return first;
     for (const auto& [tid, t] : proc.threads) {
-        if (tid == tried) continue;
+        if (tid == first.tid) continue;
         auto maps = read_proc_maps(tid);
-        if (maps && !maps->empty()) return std::pair{tid, std::move(*maps)};
+        if (maps && !maps->empty()) return {tid, std::move(maps)};
     }
-    return std::nullopt;
+    return first;
 }
 
 } // namespace
 
 Result<std::vector<MapEntry>> read_process_maps(const ProcessState& proc) {
-    const pid_t tid = proc.proc_files_tid();
-    auto maps = read_proc_maps(tid);
-    // Or failed: a thread that has just exited (its end not yet dispatched).
-    if (!maps || maps->empty())
-        if (auto other = other_thread_maps(proc, tid)) return std::move(other->second);
-    return maps;
+    return showing_thread(proc).maps;
 }
 
 pid_t process_files_tid(const ProcessState& proc) {
-    const pid_t tid = proc.proc_files_tid();
-    auto maps = read_proc_maps(tid);
-    if (!maps || maps->empty())
-        if (auto other = other_thread_maps(proc, tid)) return other->first;
-    return tid;
+    return showing_thread(proc).tid;
 }
 
 } // namespace probed
