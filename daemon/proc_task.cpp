@@ -32,13 +32,17 @@ bool sigtrap_pending(pid_t tid) {
     return pending && (std::strtoull(pending->c_str(), nullptr, 16) & (1ull << (SIGTRAP - 1)));
 }
 
-bool thread_exited(pid_t tid) {
+char thread_state(pid_t tid) {
     std::ifstream in("/proc/" + std::to_string(tid) + "/stat");
     const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     // The state follows the command name, which may hold ')' itself.
     const auto close = stat.rfind(')');
-    if (close == std::string::npos || close + 2 >= stat.size()) return true;
-    return stat[close + 2] == 'Z' || stat[close + 2] == 'X';
+    return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
+}
+
+bool thread_exited(pid_t tid) {
+    const char state = thread_state(tid);
+    return state == 'Z' || state == 'X' || state == '?';
 }
 
 } // namespace probed

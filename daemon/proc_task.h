@@ -24,6 +24,10 @@ bool seized_already_or_gone(pid_t tid);
 // Whether SIGTRAP is queued for this thread but not yet delivered.
 bool sigtrap_pending(pid_t tid);
 
+// The state letter of thread `tid` in /proc/TID/stat (R, S, t, Z, ...),
+// '?' when it is gone.
+char thread_state(pid_t tid);
+
 // Whether thread `tid` has exited: a zombie waiting to be reaped (a main
 // thread that left with pthread_exit stays one while other threads run
 // on), being reaped, or gone.

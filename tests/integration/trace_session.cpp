@@ -96,12 +96,6 @@ pid_t start_untraced_execed(const std::vector<std::string>& argv, const std::str
     return pid;
 }
 
-char thread_state(pid_t tid) {
-    const std::string stat = read_file("/proc/" + std::to_string(tid) + "/stat");
-    const auto close = stat.rfind(')');
-    return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
-}
-
 bool wait_until_leader_left(pid_t pid) {
     for (int i = 0; i < 2000 && thread_state(pid) != 'Z'; ++i) usleep(1000);
     return thread_state(pid) == 'Z';

@@ -2,6 +2,7 @@
 // Test helper: an Engine plus its event queue, driving real target programs.
 #include "daemon/engine.h"
 #include "daemon/event_queue.h"
+#include "daemon/proc_task.h"
 
 #include <sys/types.h>
 
@@ -27,8 +28,6 @@ pid_t start_untraced_execed(const std::vector<std::string>& argv, const std::str
 // Runs a command without tracing and returns its stdout.
 std::string run_untraced(const std::vector<std::string>& argv);
 std::string read_file(const std::string& path);
-// The state letter of thread `tid` in /proc (R, S, Z, ...), '?' if gone.
-char thread_state(pid_t tid);
 // Waits up to 2 s for the main thread of `pid` to have left with
 // pthread_exit (a zombie while other threads run on); whether it has.
 bool wait_until_leader_left(pid_t pid);
